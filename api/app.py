@@ -1,0 +1,40 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from api import errors, jobs, ops
+from api.waiter import Waiter
+from shared.runtime import Runtime
+from shared.settings import Settings
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    runtime = runtime or Runtime.build(settings)
+    app = Flask("jobline")
+    app.config.update(
+        API_TITLE="Jobline",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        MAX_CONTENT_LENGTH=runtime.settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+        API_SPEC_OPTIONS={
+            "info": {"description": "One job engine, one canonical API, five dialects."},
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    )
+    app.extensions["jobline"] = runtime
+    app.extensions["jobline_waiter"] = Waiter(runtime.settings.database_url)
+    api = Api(app)
+    app.extensions["jobline_api"] = api
+    api.register_blueprint(jobs.blp)
+    app.register_blueprint(ops.blp)
+    errors.init_app(app)  # after Api(), so these handlers replace flask-smorest's
+    return app

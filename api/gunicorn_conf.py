@@ -1,0 +1,20 @@
+"""gunicorn settings: gevent workers, so open streams and blocking waits cost a greenlet each."""
+
+import os
+
+bind = os.environ.get("JOBLINE_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gevent"
+worker_connections = int(os.environ.get("JOBLINE_WORKER_CONNECTIONS", "1000"))
+timeout = 120
+graceful_timeout = 20
+keepalive = 5
+accesslog = None
+# Kasabi's clients send X_KASABI_APIKEY; gunicorn drops headers with underscores unless told.
+header_map = "dangerous"
+
+
+def post_fork(server, worker):
+    from psycogreen.gevent import patch_psycopg
+
+    patch_psycopg()  # psycopg2 waits cooperatively instead of blocking the whole worker

@@ -1,0 +1,37 @@
+"""Operations endpoints: liveness, readiness (PostgreSQL and Redis reachable)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from shared.errors import DatabaseUnavailable
+
+blp = Blueprint("ops", __name__)
+
+
+@blp.get("/healthz")
+def healthz():
+    return {"status": "ok"}
+
+
+@blp.get("/readyz")
+def readyz():
+    rt = current_app.extensions["jobline"]
+    checks = {}
+    try:
+        with rt.db.transaction() as cur:
+            cur.execute("SELECT 1")
+        checks["postgres"] = "ok"
+    except DatabaseUnavailable as exc:
+        checks["postgres"] = f"unavailable: {exc.message}"
+    try:
+        with rt.celery.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            conn.default_channel.client.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any broker failure means not ready
+        checks["redis"] = f"unavailable: {exc}"
+    ok = all(v == "ok" for v in checks.values())
+    response = jsonify({"status": "ok" if ok else "unavailable", "checks": checks})
+    response.status_code = 200 if ok else 503
+    return response

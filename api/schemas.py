@@ -1,0 +1,98 @@
+"""Marshmallow schemas of the canonical API (requests validated, responses documented)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from shared.states import Status
+
+
+class JobRequest(ma.Schema):
+    type = fields.String(required=True, metadata={"description": "A job type (see GET /v1/job-types).", "example": "hello"})
+    params = fields.Dict(load_default=dict, metadata={"example": {"name": "John"}})
+    start_at = fields.AwareDateTime(load_default=None, metadata={"description": "Run no earlier than this (ISO 8601 with zone)."})
+    callback_url = fields.Url(load_default=None, require_tld=False, validate=validate.Length(max=2048))
+    metadata = fields.Dict(load_default=dict)
+    priority = fields.Integer(load_default=0, validate=validate.Range(0, 9), metadata={"description": "0..9, higher first."})
+    max_attempts = fields.Integer(load_default=None, validate=validate.Range(1, 100))
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class CreateJobs(JobRequest):
+    """One job, or ``{"jobs": [...]}`` for a batch."""
+
+    type = fields.String(load_default=None, metadata={"example": "hello"})
+    jobs = fields.List(fields.Nested(JobRequest), load_default=None)
+
+    @ma.validates_schema
+    def one_or_batch(self, data, **_kw):
+        if (data.get("type") is None) == (data.get("jobs") is None):
+            raise ma.ValidationError("give either a job (type, params, ...) or a batch (jobs: [...])", "type")
+
+
+class CreateArgs(ma.Schema):
+    wait = fields.Float(load_default=0, validate=validate.Range(0, 3600),
+                        metadata={"description": "Seconds to wait for completion before answering."})
+
+
+class WaitArgs(CreateArgs):
+    pass
+
+
+class ListArgs(ma.Schema):
+    status = fields.List(fields.String(validate=validate.OneOf([s.value for s in Status])), load_default=None)
+    type = fields.String(load_default=None)
+    created_after = fields.AwareDateTime(load_default=None)
+    created_before = fields.AwareDateTime(load_default=None)
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    cursor = fields.String(load_default=None)
+
+
+class JobOut(ma.Schema):
+    id = fields.UUID(attribute="public_id")
+    type = fields.String()
+    status = fields.String()
+    params = fields.Dict()
+    progress = fields.Float()
+    result = fields.Raw(allow_none=True)
+    error = fields.String(allow_none=True)
+    run = fields.Integer(metadata={"description": "1, plus one per restart."})
+    attempt = fields.Integer()
+    max_attempts = fields.Integer()
+    priority = fields.Integer()
+    queue = fields.String()
+    start_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    queued_at = fields.DateTime(allow_none=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    cancel_requested_at = fields.DateTime(allow_none=True)
+    callback_url = fields.String(allow_none=True)
+    metadata = fields.Dict()
+
+
+class JobList(ma.Schema):
+    jobs = fields.List(fields.Nested(JobOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class EventOut(ma.Schema):
+    id = fields.Integer()
+    at = fields.DateTime()
+    type = fields.String()
+    status = fields.String()
+    run = fields.Integer()
+    data = fields.Dict()
+
+
+class JobTypeOut(ma.Schema):
+    name = fields.String()
+    queue = fields.String()
+    description = fields.String()
+    params_schema = fields.Dict()
+    soft_time_limit = fields.Float()
+    time_limit = fields.Float()
+    max_attempts = fields.Integer()

@@ -1,0 +1,116 @@
+"""Accounts and API keys. A key is shown once; only its sha256 digest is stored.
+
+Keys look like ``jl_<prefix>_<secret>``: the prefix (kept in clear) finds the row in one
+indexed lookup, the digest of the whole key is compared in constant time. Keys carry 192
+bits of randomness, so a fast hash is enough (no password-stretching needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg2.errors
+
+from shared.db import Database
+from shared.errors import Conflict, Forbidden, NotFound, Unauthorized
+
+KEY_KINDS = ("secret", "public")
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    name: str
+    role: str
+    referers: tuple[str, ...]
+    max_in_flight: int | None
+    key_kind: str = "secret"
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], key_kind: str = "secret") -> Account:
+        return cls(row["id"], row["name"], row["role"], tuple(row["referers"] or ()),
+                   row["max_in_flight"], key_kind)
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def split_key(key: str) -> str | None:
+    """The lookup prefix of a well-formed key, else ``None``."""
+    parts = key.split("_")
+    if len(parts) != 3 or parts[0] != "jl" or len(parts[1]) != 8 or not parts[2]:
+        return None
+    return parts[1]
+
+
+def referer_allowed(referer: str | None, allowed: tuple[str, ...]) -> bool:
+    """A public key works only from a page on one of the account's whitelisted hosts."""
+    if not referer:
+        return False
+    host = (urlsplit(referer).hostname or "").lower()
+    return any(host == a.lower() or host.endswith("." + a.lower()) for a in allowed)
+
+
+class Accounts:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, name: str, role: str = "user", referers: list[str] | None = None,
+               max_in_flight: int | None = None) -> Account:
+        try:
+            row = self.db.one("create_account", name=name, role=role, referers=referers or [],
+                              max_in_flight=max_in_flight)
+        except psycopg2.errors.UniqueViolation:
+            raise Conflict(f"account {name!r} already exists") from None
+        except psycopg2.errors.CheckViolation:
+            raise Conflict(f"invalid account name {name!r} (letters, digits, . _ @ -; at most 64)") from None
+        assert row is not None
+        return Account.from_row(row)
+
+    def get(self, name: str) -> Account:
+        row = self.db.one("get_account_by_name", name=name)
+        if row is None:
+            raise NotFound(f"no account named {name!r}")
+        return Account.from_row(row)
+
+    def update(self, name: str, referers: list[str] | None = None, max_in_flight: int | None = None) -> Account:
+        row = self.db.one("update_account", name=name, referers=referers, max_in_flight=max_in_flight)
+        if row is None:
+            raise NotFound(f"no account named {name!r}")
+        return Account.from_row(row)
+
+    def create_key(self, account: Account, kind: str = "secret", label: str = "") -> str:
+        """Create a key and return it; this is the only time it is ever visible."""
+        if kind not in KEY_KINDS:
+            raise ValueError(f"key kind must be one of {KEY_KINDS}")
+        prefix = secrets.token_hex(4)
+        key = f"jl_{prefix}_{secrets.token_urlsafe(24)}"
+        self.db.one("create_key", account_id=account.id, prefix=prefix, digest=_digest(key),
+                    kind=kind, label=label)
+        return key
+
+    def list_keys(self, account: Account) -> list[dict[str, Any]]:
+        return self.db.all("list_keys", account_id=account.id)
+
+    def revoke_key(self, prefix: str) -> None:
+        if self.db.one("revoke_key", prefix=prefix) is None:
+            raise NotFound(f"no active key with prefix {prefix!r}")
+
+    def authenticate(self, key: str, referer: str | None = None) -> Account:
+        """The account a presented key belongs to, or ``Unauthorized``/``Forbidden``."""
+        prefix = split_key(key.strip())
+        row = self.db.one("find_key", prefix=prefix) if prefix else None
+        if row is None or row["revoked_at"] is not None or not hmac.compare_digest(
+            bytes(row["digest"]), _digest(key.strip())
+        ):
+            raise Unauthorized("invalid or revoked API key")
+        account = Account.from_row(row, key_kind=row["kind"])
+        if row["kind"] == "public" and not referer_allowed(referer, account.referers):
+            raise Forbidden("this public key is valid only with a whitelisted Referer")
+        return account

@@ -1,0 +1,122 @@
+"""The ``jobline`` command: database migrations, accounts and keys, running the service."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from shared.errors import JoblineError
+from shared.settings import Settings
+
+
+def _runtime():
+    from shared.runtime import Runtime
+
+    return Runtime.build(Settings.from_env())
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from shared.migrate import upgrade
+
+    applied = upgrade(Settings.from_env().database_url)
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+def cmd_accounts_create(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    account = rt.accounts.create(args.name, role=args.role, referers=args.referer, max_in_flight=args.max_in_flight)
+    print(json.dumps({"account": account.name, "role": account.role}))
+    if not args.no_key:
+        print(rt.accounts.create_key(account, label="first key"))
+    return 0
+
+
+def cmd_accounts_update(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    account = rt.accounts.update(args.name, referers=args.referer, max_in_flight=args.max_in_flight)
+    print(json.dumps({"account": account.name, "referers": list(account.referers),
+                      "max_in_flight": account.max_in_flight}))
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    print(rt.accounts.create_key(rt.accounts.get(args.account), kind=args.kind, label=args.label))
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    for key in rt.accounts.list_keys(rt.accounts.get(args.account)):
+        state = f"revoked {key['revoked_at']:%Y-%m-%d}" if key["revoked_at"] else "active"
+        print(f"jl_{key['prefix']}_…\t{key['kind']}\t{state}\t{key['label']}")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    prefix = args.prefix.split("_")[1] if args.prefix.startswith("jl_") else args.prefix
+    rt.accounts.revoke_key(prefix)
+    print(f"revoked jl_{prefix}_…")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    print("| variable | default | what it does |\n| --- | --- | --- |")
+    for var, default, doc in Settings.table():
+        print(f"| `{var}` | `{default}` | {doc} |")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="jobline", description="Jobline: one job engine, one canonical API, five dialects.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply pending migrations (safe to run concurrently)").set_defaults(func=cmd_db_upgrade)
+
+    acc = sub.add_parser("accounts", help="accounts").add_subparsers(dest="acc_command", required=True)
+    c = acc.add_parser("create", help="create an account and print its first API key")
+    c.add_argument("name")
+    c.add_argument("--role", choices=["user", "admin"], default="user")
+    c.add_argument("--referer", action="append", help="host allowed to use public keys (repeatable)")
+    c.add_argument("--max-in-flight", type=int, default=None, help="limit on unfinished jobs")
+    c.add_argument("--no-key", action="store_true", help="do not create a key")
+    c.set_defaults(func=cmd_accounts_create)
+    u = acc.add_parser("update", help="change an account's referers or limits")
+    u.add_argument("name")
+    u.add_argument("--referer", action="append")
+    u.add_argument("--max-in-flight", type=int, default=None)
+    u.set_defaults(func=cmd_accounts_update)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    k = keys.add_parser("create", help="create a key (printed once)")
+    k.add_argument("account")
+    k.add_argument("--kind", choices=["secret", "public"], default="secret")
+    k.add_argument("--label", default="")
+    k.set_defaults(func=cmd_keys_create)
+    kl = keys.add_parser("list", help="list an account's keys (prefixes only)")
+    kl.add_argument("account")
+    kl.set_defaults(func=cmd_keys_list)
+    kr = keys.add_parser("revoke", help="revoke a key by its prefix or the key itself")
+    kr.add_argument("prefix")
+    kr.set_defaults(func=cmd_keys_revoke)
+
+    sub.add_parser("config", help="print the configuration table").set_defaults(func=cmd_config)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except JoblineError as exc:
+        print(f"jobline: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""The jobs repository: every job query, named, with transitions bound from ``states``.
+
+Each method is one statement (one round trip, one transaction). Methods that change status
+return the updated row, or ``None`` when the job was not in a source state of the
+transition (the caller decides whether that is an error or a lost race).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg2.extras import Json
+
+from shared import states
+from shared.db import Database
+from shared.dispatch import Message
+from shared.queries import queries
+
+Row = dict[str, Any]
+
+
+def _move(t: states.Transition) -> dict[str, Any]:
+    return {"sources": t.source_names, "target": t.target.value}
+
+
+def _messages(rows: list[Row]) -> list[Message]:
+    return [Message(r["id"], r["queue"], r["priority"], r["countdown"], r["type"]) for r in rows]
+
+
+class JobStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- API side ---------------------------------------------------------------------
+
+    def insert(self, cur, account_id: int, jobs: Sequence[dict[str, Any]], idempotency_key: str | None) -> list[Row]:
+        """Insert a batch in one statement inside the caller's transaction ``cur``."""
+        payload = [dict(job, ord=i) for i, job in enumerate(jobs)]
+        cur.execute(queries["insert_jobs"], {
+            "account_id": account_id, "jobs": json.dumps(payload, default=str),
+            "idempotency_key": idempotency_key,
+        })
+        return cur.fetchall()
+
+    def get(self, account_id: int, public_id: str) -> Row | None:
+        return self.db.one("get_job", account_id=account_id, public_id=public_id)
+
+    def get_by_id(self, job_id: int) -> Row | None:
+        return self.db.one("get_job_by_id", job_id=job_id)
+
+    def get_many(self, ids: list[int]) -> list[Row]:
+        return self.db.all("get_jobs_by_ids", ids=ids)
+
+    def list(self, account_id: int, *, statuses: list[str] | None = None, type: str | None = None,
+             created_after=None, created_before=None, before_id: int | None = None,
+             limit: int = 50) -> list[Row]:
+        return self.db.all("list_jobs", account_id=account_id, statuses=statuses, type=type,
+                           created_after=created_after, created_before=created_before,
+                           before_id=before_id, limit=limit)
+
+    def events(self, job_id: int, after_id: int = 0, limit: int = 1000) -> list[Row]:
+        return self.db.all("list_events", job_id=job_id, after_id=after_id, limit=limit)
+
+    def in_flight(self, account_id: int) -> int:
+        row = self.db.one("count_in_flight", account_id=account_id)
+        return int(row["n"]) if row else 0
+
+    def cancel(self, account_id: int, public_id: str) -> Row | None:
+        """Cancel a scheduled or queued job now; flag a running one for its handler to see."""
+        row = self.db.one("cancel_pending", account_id=account_id, public_id=public_id, **_move(states.CANCEL))
+        return row or self.db.one("request_cancel", account_id=account_id, public_id=public_id)
+
+    def restart(self, account_id: int, public_id: str) -> Row | None:
+        return self.db.one("restart_job", account_id=account_id, public_id=public_id, **_move(states.RESTART))
+
+    def delete(self, account_id: int, public_id: str) -> Row | None:
+        return self.db.one("delete_job", account_id=account_id, public_id=public_id)
+
+    # -- worker side ------------------------------------------------------------------
+
+    def claim(self, job_id: int, worker: str) -> Row | None:
+        return self.db.one("claim_job", job_id=job_id, worker=worker, **_move(states.CLAIM))
+
+    def claimability(self, job_id: int) -> Row | None:
+        return self.db.one("job_claimability", job_id=job_id)
+
+    def succeed(self, job_id: int, worker: str, result: Any) -> Row | None:
+        return self.db.one("finish_job", job_id=job_id, worker=worker, result=Json(result),
+                           error=None, event="succeed", **_move(states.SUCCEED))
+
+    def fail(self, job_id: int, worker: str, error: str) -> Row | None:
+        return self.db.one("finish_job", job_id=job_id, worker=worker, result=None,
+                           error=error, event="fail", **_move(states.FAIL))
+
+    def retry(self, job_id: int, worker: str, error: str, delay_s: float) -> Row | None:
+        return self.db.one("retry_job", job_id=job_id, worker=worker, error=error,
+                           delay_s=delay_s, **_move(states.RETRY))
+
+    def cancel_running(self, job_id: int, worker: str | None, how: str) -> Row | None:
+        return self.db.one("cancel_running", job_id=job_id, worker=worker, how=how, **_move(states.CANCEL))
+
+    def heartbeat(self, job_id: int, worker: str) -> Row | None:
+        """``None`` when the job is no longer ours (deleted, reaped, cancelled)."""
+        return self.db.one("heartbeat", job_id=job_id, worker=worker)
+
+    def progress(self, job_id: int, worker: str, progress: float, message: str | None) -> Row | None:
+        return self.db.one("report_progress", job_id=job_id, worker=worker, progress=progress, message=message)
+
+    # -- beat side --------------------------------------------------------------------
+
+    def dispatch_due(self, lookahead_s: float, limit: int = 1000) -> list[Message]:
+        return _messages(self.db.all("dispatch_due", lookahead_s=lookahead_s, limit=limit, **_move(states.DISPATCH)))
+
+    def redispatch_lost(self, queues: list[str], after_s: float, limit: int = 1000) -> list[Message]:
+        if not queues:
+            return []
+        return _messages(self.db.all("redispatch_lost", queues=queues, after_s=after_s, limit=limit))
+
+    def reap(self, after_s: float, limit: int = 500) -> tuple[list[Message], int]:
+        """Requeue running jobs whose heartbeat stopped while attempts remain; fail the rest."""
+        requeued = _messages(self.db.all("reap_requeue", after_s=after_s, limit=limit, **_move(states.RETRY)))
+        failed = self.db.all("reap_fail", after_s=after_s, limit=limit, **_move(states.FAIL))
+        return requeued, len(failed)
+
+    def terminate_canceled(self, grace_s: float, limit: int = 500) -> list[Row]:
+        return self.db.all("terminate_canceled", grace_s=grace_s, limit=limit, **_move(states.CANCEL))

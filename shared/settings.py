@@ -1,0 +1,77 @@
+"""Configuration: read the environment once, into one immutable object.
+
+Every variable is listed in ``VARIABLES`` with its default and meaning; the README's
+configuration table and ``jobline config`` are printed from it, so they cannot drift.
+Tests build their own ``Settings`` instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+#: (environment variable, attribute, description); defaults are the dataclass defaults.
+VARIABLES: tuple[tuple[str, str, str], ...] = (
+    ("DATABASE_URL", "database_url", "PostgreSQL URL (the source of truth). Empty: `jobline up` starts an embedded server."),
+    ("REDIS_URL", "redis_url", "Redis URL (the Celery broker; messages only). Empty: `jobline up` starts an embedded server."),
+    ("JOBLINE_DB_POOL_MAX", "db_pool_max", "Connections per process in the PostgreSQL pool."),
+    ("JOBLINE_MAX_BATCH", "max_batch", "Most jobs accepted in one `POST /v1/jobs` batch."),
+    ("JOBLINE_MAX_BODY_BYTES", "max_body_bytes", "Largest request body accepted (413 above)."),
+    ("JOBLINE_MAX_WAIT_S", "max_wait_s", "Cap on `?wait=N` and blocking calls, in seconds."),
+    ("JOBLINE_PREFETCH", "prefetch", "Celery worker prefetch multiplier (messages reserved per process)."),
+    ("JOBLINE_VISIBILITY_TIMEOUT_S", "visibility_timeout_s", "Redis visibility timeout: an unacked message is redelivered after this."),
+    ("JOBLINE_REDISPATCH_AFTER_S", "redispatch_after_s", "A queued job unclaimed this long has its message published again."),
+    ("JOBLINE_HEARTBEAT_S", "heartbeat_s", "How often a running job's worker writes its heartbeat."),
+    ("JOBLINE_REAP_AFTER_S", "reap_after_s", "A running job whose heartbeat is older than this is requeued (or failed)."),
+    ("JOBLINE_CANCEL_GRACE_S", "cancel_grace_s", "After a cancel, a running handler has this long to stop before it is terminated."),
+    ("JOBLINE_BEAT_INTERVAL_S", "beat_interval_s", "Beat tick: dispatch due jobs, redispatch lost ones, reap dead ones."),
+    ("JOBLINE_IDEMPOTENCY_TTL_S", "idempotency_ttl_s", "How long an Idempotency-Key is remembered."),
+    ("JOBLINE_RETRY_BASE_S", "retry_base_s", "First retry delay of a transient error; doubles each attempt."),
+    ("JOBLINE_RETRY_MAX_S", "retry_max_s", "Longest retry delay."),
+    ("JOBLINE_LOG_LEVEL", "log_level", "Log level of every process."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "postgresql://127.0.0.1:5432/jobline"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    db_pool_max: int = 10
+    max_batch: int = 1000
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_wait_s: float = 60
+    prefetch: int = 4
+    visibility_timeout_s: int = 3600
+    redispatch_after_s: float = 30
+    heartbeat_s: float = 5
+    reap_after_s: float = 60
+    cancel_grace_s: float = 10
+    beat_interval_s: float = 1
+    idempotency_ttl_s: int = 86400
+    retry_base_s: float = 2
+    retry_max_s: float = 300
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        types = {f.name: f.type for f in fields(cls)}
+        values: dict[str, object] = {}
+        for var, attr, _doc in VARIABLES:
+            raw = env.get(var)
+            if raw is None or raw == "":
+                continue
+            kind = types[attr]
+            values[attr] = int(raw) if kind == "int" else float(raw) if kind == "float" else raw
+        return cls(**values)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in a child process."""
+        return {var: str(getattr(self, attr)) for var, attr, _doc in VARIABLES}
+
+    @classmethod
+    def table(cls) -> list[tuple[str, str, str]]:
+        """(variable, default, description) rows for docs and `jobline config`."""
+        defaults = {f.name: f.default for f in fields(cls)}
+        return [(var, str(defaults[attr]), doc) for var, attr, doc in VARIABLES]

@@ -1,0 +1,1 @@
+"""Celery workers and beat: claim jobs, run their handlers, keep the engine honest."""

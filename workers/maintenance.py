@@ -1,0 +1,62 @@
+"""Beat's work, every tick: dispatch due jobs, re-dispatch lost ones, reap dead ones.
+
+Safe with several beat processes: every step selects its rows ``FOR UPDATE SKIP LOCKED``
+and changes them with a conditional UPDATE, so no job is dispatched twice by two beats.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from shared.registry import QUEUES
+from shared.runtime import Runtime
+
+log = logging.getLogger("jobline.beat")
+
+#: Purge expired idempotency keys this often.
+PURGE_EVERY_S = 300.0
+
+
+class Maintainer:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        self._last_purge = 0.0
+
+    def tick(self) -> dict[str, int]:
+        s = self.runtime.settings
+        # Jobs due before the next tick go out now with a countdown, so they start on time
+        # rather than up to one tick late; the claim refuses a message that arrives early.
+        due = self.store.dispatch_due(lookahead_s=s.beat_interval_s)
+        lost = self.store.redispatch_lost(self._drained_queues(), s.redispatch_after_s)
+        lost += self.store.redispatch_lost(list(QUEUES), s.visibility_timeout_s)
+        requeued, failed = self.store.reap(s.reap_after_s)
+        self.runtime.dispatcher.publish(due + lost + requeued)
+        terminated = self.store.terminate_canceled(s.cancel_grace_s)
+        for row in terminated:
+            if row["worker"]:
+                self.runtime.celery.control.revoke(row["worker"], terminate=True, signal="SIGKILL")
+        if time.monotonic() - self._last_purge > PURGE_EVERY_S:
+            self.runtime.db.one("purge_idempotency_keys", ttl_s=s.idempotency_ttl_s)
+            self._last_purge = time.monotonic()
+        counts = {"dispatched": len(due), "redispatched": len(lost), "reaped": len(requeued),
+                  "failed": failed, "terminated": len(terminated)}
+        if any(counts.values()):
+            log.info("beat: %s", counts)
+        return counts
+
+    def _drained_queues(self) -> list[str]:
+        """Queues with no message waiting on the broker.
+
+        A queued job is re-published only once its queue has drained: in a backlog its
+        message is most likely still waiting, and re-publishing thousands would only add
+        duplicates. A job unclaimed past the visibility timeout is re-published anyway.
+        """
+        try:
+            with self.runtime.celery.connection_for_read() as conn:
+                channel = conn.default_channel
+                return [q for q in QUEUES if channel._size(q) == 0]
+        except Exception:  # noqa: BLE001 - broker away: nothing to publish to anyway
+            log.warning("broker unreachable; skipping re-dispatch this tick", exc_info=True)
+            return []

@@ -1,0 +1,144 @@
+"""Running one job: claim it, run its handler with a heartbeat, record the outcome.
+
+Only the worker that wins the claim (queued → running, compare-and-set in PostgreSQL) runs
+the handler; every later transition is guarded by the claim's worker id, so a late or
+duplicate message, or a worker whose job was reaped meanwhile, changes nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from shared.dispatch import Message
+from shared.errors import DatabaseUnavailable, JobCanceled, JobError, TransientError
+from shared.runtime import Runtime
+from workers.context import JobContext
+
+log = logging.getLogger("jobline.worker")
+
+#: Exceptions retried with backoff while attempts remain (besides ``TransientError``).
+TRANSIENT = (TransientError, ConnectionError, TimeoutError)
+#: How long to keep trying to record an outcome while PostgreSQL is away.
+RECORD_PATIENCE_S = 60.0
+
+
+class Heartbeat(threading.Thread):
+    """Writes the job's heartbeat and watches for a cancel (or the job vanishing)."""
+
+    def __init__(self, runtime: Runtime, job_id: int, worker: str, cancel: threading.Event) -> None:
+        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
+        self.runtime, self.job_id, self.worker, self.cancel = runtime, job_id, worker, cancel
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.runtime.settings.heartbeat_s):
+            try:
+                row = self.runtime.store.heartbeat(self.job_id, self.worker)
+            except DatabaseUnavailable:
+                continue
+            if row is None or row["cancel_requested_at"] is not None:
+                self.cancel.set()
+
+
+class Runner:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        self._handlers: dict[str, Callable[[JobContext], Any]] = {}
+
+    def handler(self, type_name: str) -> Callable[[JobContext], Any]:
+        if type_name not in self._handlers:
+            module, _, attr = self.runtime.registry[type_name].handler.partition(":")
+            self._handlers[type_name] = getattr(importlib.import_module(module), attr)
+        return self._handlers[type_name]
+
+    def run(self, job_id: int, worker: str) -> str:
+        """Run job ``job_id`` if this message wins the claim; return what happened."""
+        job = self.store.claim(job_id, worker)
+        if job is None:
+            return self._lost_claim(job_id)
+        jlog = logging.LoggerAdapter(log, {"job_id": str(job["public_id"]), "attempt": job["attempt"]})
+        cancel = threading.Event()
+        if job["cancel_requested_at"] is not None:
+            cancel.set()
+
+        def report(fraction: float, message: str | None) -> bool:
+            try:
+                row = self.store.progress(job_id, worker, fraction, message)
+            except DatabaseUnavailable:
+                return False
+            return row is None or row["cancel_requested_at"] is not None
+
+        ctx = JobContext(str(job["public_id"]), job["type"], job["params"], job["attempt"], jlog, report, cancel)
+        beat = Heartbeat(self.runtime, job_id, worker, cancel)
+        beat.start()
+        started = time.monotonic()
+        try:
+            result = self.handler(job["type"])(ctx)
+        except JobCanceled:
+            self._record(self.store.cancel_running, job_id, worker, "cooperative")
+            return "canceled"
+        except SoftTimeLimitExceeded:
+            limit = self.runtime.registry[job["type"]].soft_time_limit
+            return self._failed(job, worker, f"timed out after {limit:g} s", jlog)
+        except TRANSIENT as exc:
+            return self._transient(job, worker, exc, jlog)
+        except JobError as exc:
+            return self._failed(job, worker, str(exc) or type(exc).__name__, jlog)
+        except Exception as exc:  # noqa: BLE001 - a handler bug fails its job, not the worker
+            jlog.exception("handler raised")
+            return self._failed(job, worker, f"{type(exc).__name__}: {exc}", jlog)
+        finally:
+            beat.stopped.set()
+        if self._record(self.store.succeed, job_id, worker, result) is None:
+            return "gone"  # deleted, or reaped and handed to another worker meanwhile
+        jlog.info("succeeded in %.3f s", time.monotonic() - started)
+        return "succeeded"
+
+    def _lost_claim(self, job_id: int) -> str:
+        """A duplicate or early message. If the job waits for its time, come back then."""
+        row = self.store.claimability(job_id)
+        if row and row["status"] == "queued" and row["wait_s"] and row["wait_s"] > 0:
+            job = self.store.get_by_id(job_id)
+            if job:
+                self.runtime.dispatcher.publish([Message(job_id, job["queue"], job["priority"], float(row["wait_s"]), job["type"])])
+            return "early"
+        return "skipped"
+
+    def _failed(self, job: dict, worker: str, error: str, jlog: logging.LoggerAdapter) -> str:
+        jlog.warning("failed: %s", error)
+        self._record(self.store.fail, job["id"], worker, error)
+        return "failed"
+
+    def _transient(self, job: dict, worker: str, exc: BaseException, jlog: logging.LoggerAdapter) -> str:
+        error = f"{type(exc).__name__}: {exc}"
+        if job["attempt"] >= job["max_attempts"]:
+            return self._failed(job, worker, f"{error} (after {job['attempt']} attempts)", jlog)
+        s = self.runtime.settings
+        delay = min(s.retry_max_s, s.retry_base_s * 2 ** (job["attempt"] - 1)) * random.uniform(0.8, 1.2)
+        row = self._record(self.store.retry, job["id"], worker, error, delay)
+        if row is not None:
+            jlog.info("transient error, retry in %.1f s: %s", delay, error)
+            self.runtime.dispatcher.publish([Message(job["id"], job["queue"], job["priority"], delay, job["type"])])
+        return "retry"
+
+    def _record(self, verb: Callable[..., Any], *args: Any) -> Any:
+        """Record an outcome, waiting out a short PostgreSQL outage instead of losing it."""
+        deadline = time.monotonic() + RECORD_PATIENCE_S
+        pause = 0.5
+        while True:
+            try:
+                return verb(*args)
+            except DatabaseUnavailable:
+                if time.monotonic() > deadline:
+                    raise  # the reaper will requeue the job once its heartbeat is stale
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
