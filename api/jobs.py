@@ -6,7 +6,6 @@ import base64
 import binascii
 import hashlib
 import json
-import time
 
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Response, current_app, request, stream_with_context
@@ -167,16 +166,15 @@ def _sse(rt: Runtime, job_id: int, after: int):
     terminal = {s.value for s in TERMINAL}
     with waiter.watch([job_id]) as w:
         while True:
-            rows = rt.store.events(job_id, after)
-            for row in rows:
+            # Status first: its terminal event commits with it, so the read below includes it.
+            job = rt.store.get_by_id(job_id)
+            for row in rt.store.events(job_id, after):
                 after = row["id"]
                 yield f"id: {row['id']}\nevent: {row['type']}\ndata: {json.dumps(schema.dump(row))}\n\n"
-            job = rt.store.get_by_id(job_id)
-            if job is None or (job["status"] in terminal and not rows):
+            if job is None or job["status"] in terminal:
                 yield "event: end\ndata: {}\n\n"
                 return
-            started = time.monotonic()
-            if not w.wait(SSE_KEEPALIVE_S) and time.monotonic() - started >= SSE_KEEPALIVE_S:
+            if not w.wait(SSE_KEEPALIVE_S):
                 yield ": keep-alive\n\n"
 
 

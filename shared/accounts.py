@@ -43,7 +43,7 @@ def _digest(key: str) -> bytes:
 
 def split_key(key: str) -> str | None:
     """The lookup prefix of a well-formed key, else ``None``."""
-    parts = key.split("_")
+    parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "jl" or len(parts[1]) != 8 or not parts[2]:
         return None
     return parts[1]
@@ -90,7 +90,7 @@ class Accounts:
         if kind not in KEY_KINDS:
             raise ValueError(f"key kind must be one of {KEY_KINDS}")
         prefix = secrets.token_hex(4)
-        key = f"jl_{prefix}_{secrets.token_urlsafe(24)}"
+        key = f"jl_{prefix}_{secrets.token_hex(24)}"
         self.db.one("create_key", account_id=account.id, prefix=prefix, digest=_digest(key),
                     kind=kind, label=label)
         return key

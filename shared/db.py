@@ -1,7 +1,8 @@
 """PostgreSQL access: a per-process connection pool and transactions.
 
 The pool is created lazily and re-created after a fork, so a Celery prefork child or a
-gunicorn worker never shares a socket with its parent.
+gunicorn worker never shares a socket with its parent. Idle connections are kept (LIFO);
+a caller waits for a free slot rather than failing when all are busy.
 """
 
 from __future__ import annotations
@@ -15,16 +16,23 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
-import psycopg2.pool
 
 from shared.errors import DatabaseUnavailable
 from shared.queries import queries
 
-psycopg2.extensions.register_type(psycopg2.extensions.UNICODE)
 psycopg2.extras.register_uuid()
-# Decode json/jsonb ourselves with the stdlib (the default) but keep timestamps as datetimes.
 
 Cursor = psycopg2.extras.RealDictCursor
+#: How long a caller waits for a free pooled connection before giving up (503 in the API).
+POOL_WAIT_S = 30.0
+
+
+def connect_raw(dsn: str) -> psycopg2.extensions.connection:
+    """A dedicated connection (migrations, LISTEN, the pool's own)."""
+    try:
+        return psycopg2.connect(dsn, connect_timeout=5, application_name="jobline")
+    except psycopg2.OperationalError as exc:
+        raise DatabaseUnavailable(str(exc).strip()) from exc
 
 
 class Database:
@@ -33,66 +41,78 @@ class Database:
     def __init__(self, dsn: str, max_connections: int = 10) -> None:
         self.dsn = dsn
         self.max_connections = max_connections
-        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
+        self._reset()
 
-    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
-        if self._pool is None or self._pid != os.getpid():
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._idle: list[psycopg2.extensions.connection] = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.max_connections)
+
+    def _acquire(self) -> psycopg2.extensions.connection:
+        if self._pid != os.getpid():
+            self._reset()  # never touch the parent's sockets after a fork
+        if not self._slots.acquire(timeout=POOL_WAIT_S):
+            raise DatabaseUnavailable(f"all {self.max_connections} database connections are busy")
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None or conn.closed:
+            try:
+                conn = connect_raw(self.dsn)
+            except DatabaseUnavailable:
+                self._slots.release()
+                raise
+        return conn
+
+    def _release(self, conn: psycopg2.extensions.connection, broken: bool) -> None:
+        if broken or conn.closed:
+            conn.close()
+        else:
             with self._lock:
-                if self._pool is None or self._pid != os.getpid():
-                    self._pool = psycopg2.pool.ThreadedConnectionPool(
-                        0, self.max_connections, self.dsn, connect_timeout=5,
-                        application_name="jobline",
-                    )
-                    self._pid = os.getpid()
-        return self._pool
+                self._idle.append(conn)
+        self._slots.release()
 
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
-        """One transaction: commit on success, roll back on error, connection back to the pool."""
-        pool = self._get_pool()
-        try:
-            conn = pool.getconn()
-        except psycopg2.OperationalError as exc:
-            raise DatabaseUnavailable(str(exc).strip()) from exc
+    def transaction(self, single_statement: bool = False) -> Iterator[Cursor]:
+        """One transaction: commit on success, roll back on error, connection back to the pool.
+
+        ``single_statement``: the block runs one statement, which PostgreSQL makes atomic on
+        its own (a CTE's UPDATE and INSERT included), so skip the extra COMMIT round trip.
+        """
+        conn = self._acquire()
         broken = False
+        conn.autocommit = single_statement
         try:
             with conn.cursor(cursor_factory=Cursor) as cur:
                 yield cur
-            conn.commit()
-        except psycopg2.OperationalError as exc:
-            broken = True
-            raise DatabaseUnavailable(str(exc).strip()) from exc
-        except psycopg2.InterfaceError as exc:
+            if not single_statement:
+                conn.commit()
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             broken = True
             raise DatabaseUnavailable(str(exc).strip()) from exc
         except BaseException:
-            if not conn.closed:
+            if not conn.closed and not conn.autocommit:
                 conn.rollback()
             raise
         finally:
-            pool.putconn(conn, close=broken or bool(conn.closed))
+            self._release(conn, broken)
 
     def one(self, name: str, /, **params: Any) -> dict[str, Any] | None:
-        with self.transaction() as cur:
+        with self.transaction(single_statement=True) as cur:
             cur.execute(queries[name], params)
             return cur.fetchone() if cur.description else None
 
     def all(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
-        with self.transaction() as cur:
+        with self.transaction(single_statement=True) as cur:
             cur.execute(queries[name], params)
             return cur.fetchall()
 
     def close(self) -> None:
-        if self._pool is not None and self._pid == os.getpid():
-            self._pool.closeall()
-        self._pool = None
-
-
-def connect_raw(dsn: str) -> psycopg2.extensions.connection:
-    """A dedicated connection outside the pool (migrations, LISTEN)."""
-    try:
-        return psycopg2.connect(dsn, connect_timeout=5, application_name="jobline")
-    except psycopg2.OperationalError as exc:
-        raise DatabaseUnavailable(str(exc).strip()) from exc
+        """Close idle connections (and forget a parent's after a fork)."""
+        if self._pid == os.getpid():
+            with self._lock:
+                idle, self._idle = self._idle, []
+            for conn in idle:
+                conn.close()
+        else:
+            self._reset()

@@ -6,6 +6,7 @@ validate parameters and route jobs without importing worker code.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -57,8 +58,11 @@ class Registry:
         return sorted(self._types)
 
 
-def default_registry() -> Registry:
-    return Registry([
+def default_registry(plugins: str = "") -> Registry:
+    """The built-in job types, plus those of each plugin module (``JOB_TYPES``)."""
+    extra = [t for name in plugins.split(",") if name.strip()
+             for t in importlib.import_module(name.strip()).JOB_TYPES]
+    return Registry(extra + [
         JobType("hello", "default", HelloParams, "workers.handlers.hello:run",
                 "Greets: {\"name\": \"John\"} → \"Hello John\".",
                 soft_time_limit=30, time_limit=60),

@@ -30,7 +30,7 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings | None = None, registry: Registry | None = None) -> Runtime:
         settings = settings or Settings.from_env()
-        registry = registry or default_registry()
+        registry = registry or default_registry(settings.plugins)
         db = Database(settings.database_url, settings.db_pool_max)
         celery = make_celery(settings)
         dispatcher = Dispatcher(celery, registry)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import random
 import threading
 import time
@@ -30,22 +31,42 @@ TRANSIENT = (TransientError, ConnectionError, TimeoutError)
 RECORD_PATIENCE_S = 60.0
 
 
-class Heartbeat(threading.Thread):
-    """Writes the job's heartbeat and watches for a cancel (or the job vanishing)."""
+class Heartbeat:
+    """One thread per worker process writes the heartbeat of every job the process runs.
 
-    def __init__(self, runtime: Runtime, job_id: int, worker: str, cancel: threading.Event) -> None:
-        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
-        self.runtime, self.job_id, self.worker, self.cancel = runtime, job_id, worker, cancel
-        self.stopped = threading.Event()
+    It also watches for a cancel (or the job vanishing) and sets that job's cancel flag.
+    One long-lived thread, not one per job: starting a thread costs more than a hello job.
+    """
 
-    def run(self) -> None:
-        while not self.stopped.wait(self.runtime.settings.heartbeat_s):
-            try:
-                row = self.runtime.store.heartbeat(self.job_id, self.worker)
-            except DatabaseUnavailable:
-                continue
-            if row is None or row["cancel_requested_at"] is not None:
-                self.cancel.set()
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._jobs: dict[int, tuple[str, threading.Event]] = {}
+        self._lock = threading.Lock()
+        self._pid = 0
+
+    def track(self, job_id: int, worker: str, cancel: threading.Event) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # first job in this (forked) process
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop, name="jobline-heartbeat", daemon=True).start()
+            self._jobs[job_id] = (worker, cancel)
+
+    def untrack(self, job_id: int) -> None:
+        with self._lock:
+            self._jobs.pop(job_id, None)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(self.runtime.settings.heartbeat_s)
+            with self._lock:
+                jobs = list(self._jobs.items())
+            for job_id, (worker, cancel) in jobs:
+                try:
+                    row = self.runtime.store.heartbeat(job_id, worker)
+                except DatabaseUnavailable:
+                    continue
+                if row is None or row["cancel_requested_at"] is not None:
+                    cancel.set()
 
 
 class Runner:
@@ -53,6 +74,7 @@ class Runner:
         self.runtime = runtime
         self.store = runtime.store
         self._handlers: dict[str, Callable[[JobContext], Any]] = {}
+        self.heartbeat = Heartbeat(runtime)
 
     def handler(self, type_name: str) -> Callable[[JobContext], Any]:
         if type_name not in self._handlers:
@@ -78,8 +100,7 @@ class Runner:
             return row is None or row["cancel_requested_at"] is not None
 
         ctx = JobContext(str(job["public_id"]), job["type"], job["params"], job["attempt"], jlog, report, cancel)
-        beat = Heartbeat(self.runtime, job_id, worker, cancel)
-        beat.start()
+        self.heartbeat.track(job_id, worker, cancel)
         started = time.monotonic()
         try:
             result = self.handler(job["type"])(ctx)
@@ -97,7 +118,7 @@ class Runner:
             jlog.exception("handler raised")
             return self._failed(job, worker, f"{type(exc).__name__}: {exc}", jlog)
         finally:
-            beat.stopped.set()
+            self.heartbeat.untrack(job_id)
         if self._record(self.store.succeed, job_id, worker, result) is None:
             return "gone"  # deleted, or reaped and handed to another worker meanwhile
         jlog.info("succeeded in %.3f s", time.monotonic() - started)

@@ -35,7 +35,7 @@ import numpy as np
 
 from shared.mlst import ProfileSet
 
-CHUNK_ELEMENTS = 1 << 24  # pair cells per chunk: ~3 bytes each of temporaries (~48 MB)
+CHUNK_ELEMENTS = 1 << 20  # pair cells per chunk (~3 MB of temporaries: stays in cache)
 
 
 class Edge(NamedTuple):
@@ -96,7 +96,8 @@ def candidate_links(
     n, loci = matrix.shape
     thr = min(lvs, loci)
     # Missing alleles get different sentinels on the two sides, so they never match.
-    left = np.ascontiguousarray(matrix.T, dtype=np.int64)
+    wide = matrix.size and int(matrix.max()) > np.iinfo(np.int32).max
+    left = np.ascontiguousarray(matrix.T, dtype=np.int64 if wide else np.int32)
     right = left.copy()
     left[left < 0] = -1
     right[right < 0] = -2
@@ -108,26 +109,32 @@ def candidate_links(
     r0 = 0
     while r0 < n:
         width = n - r0  # the block's rows against rows r0..n-1 (j > i kept below)
-        rows = max(1, min(n - r0, chunk_elements // width))
-        r1 = r0 + rows
+        rows = max(1, min(width, chunk_elements // width))
         acc = acc_buf[: rows * width].reshape(rows, width)
         tmp = tmp_buf[: rows * width].reshape(rows, width)
         acc[...] = 0
         for locus in range(loci):
-            np.not_equal(left[locus, r0:r1, None], right[locus, None, r0:], out=tmp)
+            np.not_equal(left[locus, r0 : r0 + rows, None], right[locus, None, r0:], out=tmp)
             acc += tmp
         flat = np.flatnonzero(acc <= thr)
         bi, bj = np.divmod(flat, width)
         d = acc.reshape(-1)[flat]
         keep = (bj > bi) & (d > 0)
-        out_i.append((bi[keep] + r0).astype(np.int64))
-        out_j.append((bj[keep] + r0).astype(np.int64))
-        out_d.append(d[keep].astype(np.int64))
-        r0 = r1
+        out_i.append((bi[keep] + r0).astype(np.int32))
+        out_j.append((bj[keep] + r0).astype(np.int32))
+        out_d.append(d[keep])
+        r0 += rows
     if not out_i:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty.copy(), empty.copy()
+        return np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, acc_type)
     return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_d)
+
+
+def lv_counts(i: np.ndarray, j: np.ndarray, d: np.ndarray, lvs: int, n: int) -> np.ndarray:
+    """(n, lvs) array: column k-1 counts each profile's links at distance exactly k."""
+    slot_i = i.astype(np.int64) * lvs + d - 1
+    slot_j = j.astype(np.int64) * lvs + d - 1
+    counts = np.bincount(slot_i, minlength=n * lvs) + np.bincount(slot_j, minlength=n * lvs)
+    return counts.reshape(n, lvs)
 
 
 def id_ranks(ids: list[str]) -> np.ndarray:
@@ -138,38 +145,60 @@ def id_ranks(ids: list[str]) -> np.ndarray:
     return ranks
 
 
-def sort_links(
-    i: np.ndarray, j: np.ndarray, d: np.ndarray, lvs: int, n: int,
-    isolates: np.ndarray, ranks: np.ndarray,
+def level_order(
+    i: np.ndarray, j: np.ndarray, lv: np.ndarray, isolates: np.ndarray, ranks: np.ndarray
 ) -> np.ndarray:
-    """The permutation putting candidate links in goeBURST order (rule 4)."""
-    lv = (np.bincount(i * lvs + d - 1, minlength=n * lvs)
-          + np.bincount(j * lvs + d - 1, minlength=n * lvs)).reshape(n, lvs)
+    """Permutation sorting same-distance links by the tie-breaks of rule 4."""
     keys: list[np.ndarray] = [np.maximum(ranks[i], ranks[j]), i]  # least significant first
     iso_i, iso_j = isolates[i], isolates[j]
     keys += [-np.minimum(iso_i, iso_j), -np.maximum(iso_i, iso_j)]
-    for k in reversed(range(lvs)):
+    for k in reversed(range(lv.shape[1])):
         a, b = lv[i, k], lv[j, k]
         keys += [-np.minimum(a, b), -np.maximum(a, b)]
-    keys.append(d)
     return np.lexsort(keys)  # stable: ties keep row-major generation order
 
 
-def kruskal(i: np.ndarray, j: np.ndarray, n: int) -> list[int]:
-    """Positions of the accepted links, scanning (i, j) in order; stops at n - 1."""
+def _roots(parent: list[int]) -> np.ndarray:
+    """Union-find root of every node (vectorised pointer jumping)."""
+    root = np.asarray(parent, dtype=np.int64)
+    while True:
+        up = root[root]
+        if np.array_equal(up, root):
+            return root
+        root = up
+
+
+def kruskal(
+    i: np.ndarray, j: np.ndarray, d: np.ndarray, n: int, lvs: int,
+    lv: np.ndarray, isolates: np.ndarray, ranks: np.ndarray,
+) -> list[tuple[int, int, int]]:
+    """Accepted (from, to, d) links in goeBURST order, one distance level at a time.
+
+    Links whose ends are already joined before a level are dropped before sorting:
+    Kruskal would reject them anyway, so the result is unchanged.
+    """
     parent = list(range(n))
-    accepted: list[int] = []
-    limit = n - 1
-    for pos, (a, b) in enumerate(zip(i.tolist(), j.tolist(), strict=True)):
-        while parent[a] != a:
-            parent[a] = a = parent[parent[a]]
-        while parent[b] != b:
-            parent[b] = b = parent[parent[b]]
-        if a != b:
-            parent[b] = a
-            accepted.append(pos)
-            if len(accepted) >= limit:
-                break
+    accepted: list[tuple[int, int, int]] = []
+    for level in range(1, lvs + 1):
+        if len(accepted) >= n - 1:
+            break
+        pick = np.flatnonzero(d == level)
+        li, lj = i[pick], j[pick]
+        root = _roots(parent)
+        open_ = root[li] != root[lj]
+        li, lj = li[open_], lj[open_]
+        order = level_order(li, lj, lv, isolates, ranks)
+        for a0, b0 in zip(li[order].tolist(), lj[order].tolist(), strict=True):
+            a, b = a0, b0
+            while parent[a] != a:
+                parent[a] = a = parent[parent[a]]
+            while parent[b] != b:
+                parent[b] = b = parent[parent[b]]
+            if a != b:
+                parent[b] = a
+                accepted.append((a0, b0, level))
+                if len(accepted) >= n - 1:
+                    break
     return accepted
 
 
@@ -220,10 +249,8 @@ def goeburst(
         return forest
     i, j, d = candidate_links(profiles.matrix, lvs, chunk_elements)
     iso = np.array([(isolates or {}).get(s, 0) for s in ids], dtype=np.int64)
-    order = sort_links(i, j, d, lvs, n, iso, id_ranks(ids))
-    i, j, d = i[order], j[order], d[order]
-    picked = kruskal(i, j, n)
-    accepted = list(zip(i[picked].tolist(), j[picked].tolist(), d[picked].tolist(), strict=True))
+    lv = lv_counts(i, j, d, lvs, n)
+    accepted = kruskal(i, j, d, n, lvs, lv, iso, id_ranks(ids))
     directed, trees = orient(accepted, n)
     forest.edges = [Edge(ids[a], ids[b], dist) for a, b, dist in accepted]
     forest.directed = [Edge(ids[a], ids[b], dist) for a, b, dist in directed]

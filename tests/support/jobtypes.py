@@ -1,0 +1,53 @@
+"""Job types for tests only (loaded through ``JOBLINE_PLUGINS=tests.support.jobtypes``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from marshmallow import Schema, fields
+
+from shared.errors import JobError, TransientError
+from shared.registry import JobType
+
+
+class SleepParams(Schema):
+    seconds = fields.Float(load_default=1.0)
+    steps = fields.Integer(load_default=10)
+    ledger = fields.String(load_default=None)
+    transient_failures = fields.Integer(load_default=0)
+    fail = fields.String(load_default=None)
+    crash = fields.Boolean(load_default=False)
+    ignore_cancel = fields.Boolean(load_default=False)
+
+
+def _ledger(ctx, path: str | None, what: str) -> None:
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{ctx.job_id} {ctx.attempt} {os.getpid()} {what}\n")
+
+
+def sleep(ctx):
+    p = ctx.params
+    _ledger(ctx, p["ledger"], "start")
+    if p["crash"]:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if ctx.attempt <= p["transient_failures"]:
+        raise TransientError(f"flaky on attempt {ctx.attempt}")
+    if p["fail"]:
+        raise JobError(p["fail"])
+    for i in range(p["steps"]):
+        time.sleep(p["seconds"] / p["steps"])
+        if p["ignore_cancel"]:
+            continue
+        ctx.progress((i + 1) / p["steps"], f"step {i + 1}")
+    _ledger(ctx, p["ledger"], "done")
+    return {"slept": p["seconds"], "pid": os.getpid()}
+
+
+JOB_TYPES = [
+    JobType("test.sleep", "default", SleepParams, "tests.support.jobtypes:sleep",
+            "Sleeps in steps, reporting progress; can fail, crash or be flaky on demand.",
+            soft_time_limit=20, time_limit=25, max_attempts=3),
+]
