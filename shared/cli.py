@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from shared.errors import JoblineError
 from shared.settings import Settings
@@ -64,6 +66,14 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_up(args: argparse.Namespace) -> int:
+    from shared.stack import Options, run
+
+    return run(Options(data_dir=Path(args.data_dir).resolve(), port=args.port, pg_port=args.pg_port,
+                       redis_port=args.redis_port, workers=args.workers, concurrency=args.concurrency,
+                       demo=not args.no_demo))
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     print("| variable | default | what it does |\n| --- | --- | --- |")
     for var, default, doc in Settings.table():
@@ -104,6 +114,19 @@ def parser() -> argparse.ArgumentParser:
     kr = keys.add_parser("revoke", help="revoke a key by its prefix or the key itself")
     kr.add_argument("prefix")
     kr.set_defaults(func=cmd_keys_revoke)
+
+    up = sub.add_parser("up", help="run the whole service here (embedded PostgreSQL and Redis unless "
+                                   "DATABASE_URL / REDIS_URL are set); Ctrl-C stops it")
+    up.add_argument("--data-dir", default=os.environ.get("JOBLINE_HOME", ".jobline"),
+                    help="where the embedded servers keep their data, logs and the first API key")
+    up.add_argument("--port", type=int, default=8000, help="API port on 127.0.0.1")
+    up.add_argument("--pg-port", type=int, default=54329, help="embedded PostgreSQL port")
+    up.add_argument("--redis-port", type=int, default=63799, help="embedded Redis port")
+    up.add_argument("--workers", choices=["per-queue", "all"], default="per-queue",
+                    help="one worker per queue, or one worker on all queues")
+    up.add_argument("--concurrency", type=int, default=1, help="processes per worker")
+    up.add_argument("--no-demo", action="store_true", help="skip the demo job")
+    up.set_defaults(func=cmd_up)
 
     sub.add_parser("config", help="print the configuration table").set_defaults(func=cmd_config)
     return p

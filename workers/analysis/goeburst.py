@@ -154,7 +154,7 @@ def level_order(
     keys += [-np.minimum(iso_i, iso_j), -np.maximum(iso_i, iso_j)]
     for k in reversed(range(lv.shape[1])):
         a, b = lv[i, k], lv[j, k]
-        keys += [-np.minimum(a, b), -np.maximum(a, b)]
+        keys += [-np.maximum(a, b), -np.minimum(a, b)]
     return np.lexsort(keys)  # stable: ties keep row-major generation order
 
 
