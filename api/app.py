@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import time
+
+from flask import Flask, g, request
 from flask_smorest import Api
 
 from api import errors, jobs, ops
 from api.waiter import Waiter
+from shared.metrics import HTTP_SECONDS
 from shared.runtime import Runtime
 from shared.settings import Settings
 
@@ -14,6 +17,7 @@ from shared.settings import Settings
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
     runtime = runtime or Runtime.build(settings)
     app = Flask("jobline")
+    app.json.sort_keys = False
     app.config.update(
         API_TITLE="Jobline",
         API_VERSION="1",
@@ -37,4 +41,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.register_blueprint(jobs.blp)
     app.register_blueprint(ops.blp)
     errors.init_app(app)  # after Api(), so these handlers replace flask-smorest's
+    _time_requests(app)
     return app
+
+
+def _time_requests(app: Flask) -> None:
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response):
+        if "started" in g:
+            route = request.url_rule.rule if request.url_rule else "unmatched"
+            HTTP_SECONDS.labels(request.method, route, response.status_code).observe(time.perf_counter() - g.started)
+        return response

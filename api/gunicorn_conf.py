@@ -1,6 +1,11 @@
 """gunicorn settings: gevent workers, so open streams and blocking waits cost a greenlet each."""
 
 import os
+import tempfile
+
+# Every gunicorn worker counts into files here; /metrics adds them up. Set before any
+# worker imports prometheus_client (the app is loaded after fork: no preload).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="jobline-metrics-"))
 
 bind = os.environ.get("JOBLINE_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -18,3 +23,9 @@ def post_fork(server, worker):
     from psycogreen.gevent import patch_psycopg
 
     patch_psycopg()  # psycopg2 waits cooperatively instead of blocking the whole worker
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,10 +1,12 @@
-"""Operations endpoints: liveness, readiness (PostgreSQL and Redis reachable)."""
+"""Operations endpoints: liveness, readiness (PostgreSQL and Redis reachable), metrics."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from shared.errors import DatabaseUnavailable
+from shared.metrics import exposition
 
 blp = Blueprint("ops", __name__)
 
@@ -35,3 +37,8 @@ def readyz():
     response = jsonify({"status": "ok" if ok else "unavailable", "checks": checks})
     response.status_code = 200 if ok else 503
     return response
+
+
+@blp.get("/metrics")
+def metrics():
+    return Response(exposition(current_app.extensions["jobline"]), mimetype=CONTENT_TYPE_LATEST)

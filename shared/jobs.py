@@ -23,6 +23,7 @@ from shared.db import Database
 from shared.dispatch import Dispatcher, Message
 from shared.errors import BadRequest, Conflict, IdempotencyMismatch, LimitReached, NotFound
 from shared.jobstore import JobStore, Row
+from shared.metrics import JOBS_CREATED
 from shared.queries import queries
 from shared.registry import Registry
 from shared.settings import Settings
@@ -133,6 +134,9 @@ class JobService:
         return self.store.insert(cur, account.id, [asdict(s) for s in specs], key)
 
     def publish(self, rows: Sequence[Row]) -> None:
+        for r in rows:
+            if r["run"] == 1 and r["attempt"] == 0:
+                JOBS_CREATED.labels(r["type"]).inc()
         self.dispatcher.publish(
             Message(r["id"], r["queue"], r["priority"], 0.0, r["type"])
             for r in rows if r["status"] == states.Status.QUEUED.value

@@ -6,6 +6,10 @@ import json
 import logging
 import sys
 import time
+from contextvars import ContextVar
+
+#: The job a worker is running; every log line written meanwhile carries its id.
+current_job: ContextVar[str | None] = ContextVar("current_job", default=None)
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -18,6 +22,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        job_id = current_job.get()
+        if job_id:
+            out["job_id"] = job_id
         out.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)

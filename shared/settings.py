@@ -30,6 +30,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("JOBLINE_RETRY_BASE_S", "retry_base_s", "First retry delay of a transient error; doubles each attempt."),
     ("JOBLINE_RETRY_MAX_S", "retry_max_s", "Longest retry delay."),
     ("JOBLINE_LOG_LEVEL", "log_level", "Log level of every process."),
+    ("JOBLINE_WORKER_METRICS_PORT", "worker_metrics_port", "If set, each worker's main process serves /metrics for its pool on this port."),
     ("JOBLINE_PLUGINS", "plugins", "Comma-separated modules whose `JOB_TYPES` list adds job types (API, workers and beat alike)."),
 )
 
@@ -53,6 +54,7 @@ class Settings:
     retry_base_s: float = 2
     retry_max_s: float = 300
     log_level: str = "INFO"
+    worker_metrics_port: int = 0
     plugins: str = ""
 
     @classmethod

@@ -20,6 +20,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from shared.dispatch import Message
 from shared.errors import DatabaseUnavailable, JobCanceled, JobError, TransientError
+from shared.logs import current_job
+from shared.metrics import JOB_RUN_SECONDS, JOBS_FINISHED
 from shared.runtime import Runtime
 from workers.context import JobContext
 
@@ -87,7 +89,15 @@ class Runner:
         job = self.store.claim(job_id, worker)
         if job is None:
             return self._lost_claim(job_id)
-        jlog = logging.LoggerAdapter(log, {"job_id": str(job["public_id"]), "attempt": job["attempt"]})
+        token = current_job.set(str(job["public_id"]))
+        try:
+            return self._run_claimed(job, worker)
+        finally:
+            current_job.reset(token)
+
+    def _run_claimed(self, job: dict, worker: str) -> str:
+        job_id = job["id"]
+        jlog = logging.LoggerAdapter(log, {"attempt": job["attempt"]})
         cancel = threading.Event()
         if job["cancel_requested_at"] is not None:
             cancel.set()
@@ -103,9 +113,11 @@ class Runner:
         self.heartbeat.track(job_id, worker, cancel)
         started = time.monotonic()
         try:
-            result = self.handler(job["type"])(ctx)
+            with JOB_RUN_SECONDS.labels(job["type"]).time():
+                result = self.handler(job["type"])(ctx)
         except JobCanceled:
-            self._record(self.store.cancel_running, job_id, worker, "cooperative")
+            if self._record(self.store.cancel_running, job_id, worker, "cooperative"):
+                JOBS_FINISHED.labels(job["type"], "canceled").inc()
             return "canceled"
         except SoftTimeLimitExceeded:
             limit = self.runtime.registry[job["type"]].soft_time_limit
@@ -121,6 +133,7 @@ class Runner:
             self.heartbeat.untrack(job_id)
         if self._record(self.store.succeed, job_id, worker, result) is None:
             return "gone"  # deleted, or reaped and handed to another worker meanwhile
+        JOBS_FINISHED.labels(job["type"], "succeeded").inc()
         jlog.info("succeeded in %.3f s", time.monotonic() - started)
         return "succeeded"
 
@@ -136,7 +149,8 @@ class Runner:
 
     def _failed(self, job: dict, worker: str, error: str, jlog: logging.LoggerAdapter) -> str:
         jlog.warning("failed: %s", error)
-        self._record(self.store.fail, job["id"], worker, error)
+        if self._record(self.store.fail, job["id"], worker, error):
+            JOBS_FINISHED.labels(job["type"], "failed").inc()
         return "failed"
 
     def _transient(self, job: dict, worker: str, exc: BaseException, jlog: logging.LoggerAdapter) -> str:

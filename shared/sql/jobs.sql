@@ -257,3 +257,7 @@ SELECT id, worker FROM j;
 
 -- get_jobs_by_ids --
 SELECT * FROM jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id;
+
+-- oldest_queued --
+SELECT queue, extract(epoch FROM now() - min(queued_at))::float AS age_s
+FROM jobs WHERE status = 'queued' GROUP BY queue;

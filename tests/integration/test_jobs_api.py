@@ -316,3 +316,12 @@ def test_openapi_and_health(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["checks"] == {"postgres": "ok", "redis": "ok"}
+
+
+def test_metrics(client, auth):
+    create(client, auth, {"type": "hello", "params": {"name": "m"}}, wait=10)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'jobline_jobs_created_total{type="hello"}' in text
+    assert 'jobline_queue_depth{queue="default"}' in text
+    assert 'jobline_queue_oldest_age_seconds{queue="images"}' in text
+    assert 'jobline_http_request_seconds_count{method="POST",route="/v1/jobs",status="201"}' in text
