@@ -36,6 +36,7 @@ def make_celery(settings: Settings) -> Celery:
             "socket_timeout": 10,
             "socket_connect_timeout": 5,
             "retry_on_timeout": True,
+            "global_keyprefix": settings.redis_prefix,
         },
         broker_pool_limit=10,
         worker_send_task_events=False,

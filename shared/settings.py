@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("DATABASE_URL", "database_url", "PostgreSQL URL (the source of truth). Empty: `jobline up` starts an embedded server."),
     ("REDIS_URL", "redis_url", "Redis URL (the Celery broker; messages only). Empty: `jobline up` starts an embedded server."),
+    ("JOBLINE_REDIS_PREFIX", "redis_prefix", "Prefix of every broker key and channel, so deployments can share one Redis."),
     ("JOBLINE_DB_POOL_MAX", "db_pool_max", "Connections per process in the PostgreSQL pool."),
     ("JOBLINE_MAX_BATCH", "max_batch", "Most jobs accepted in one `POST /v1/jobs` batch."),
     ("JOBLINE_MAX_BODY_BYTES", "max_body_bytes", "Largest request body accepted (413 above)."),
@@ -39,6 +40,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
 class Settings:
     database_url: str = "postgresql://127.0.0.1:5432/jobline"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = ""
     db_pool_max: int = 10
     max_batch: int = 1000
     max_body_bytes: int = 10 * 1024 * 1024

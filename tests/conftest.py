@@ -86,17 +86,29 @@ def settings(servers) -> Settings:
     from shared.migrate import upgrade
 
     upgrade(dsn)
-    redis.Redis.from_url(redis_url).flushdb()
+    # Sessions share the Redis server (helpers, parallel runs): a key prefix keeps them apart.
+    prefix = f"jlt-{uuid.uuid4().hex[:8]}:"
     yield Settings(
         database_url=dsn, redis_url=redis_url, heartbeat_s=0.5, reap_after_s=4,
         redispatch_after_s=2, beat_interval_s=0.2, cancel_grace_s=2, retry_base_s=0.2,
         retry_max_s=1, prefetch=1, plugins="tests.support.jobtypes", log_level="INFO",
+        redis_prefix=prefix,
     )
+    flush_broker(redis_url, prefix)
+    flush_broker(redis_url, prefix)
     conn = psycopg2.connect(admin)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     conn.close()
+
+
+def flush_broker(redis_url: str, prefix: str) -> None:
+    """Delete every broker key of this session (what FLUSHDB would do to a Redis of its own)."""
+    r = redis.Redis.from_url(redis_url)
+    keys = list(r.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        r.delete(*keys)
 
 
 @pytest.fixture(scope="session")

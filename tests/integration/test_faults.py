@@ -11,9 +11,8 @@ import signal
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import redis
 
-from tests.conftest import beat_proc, wait_until
+from tests.conftest import beat_proc, flush_broker, wait_until
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -50,7 +49,7 @@ def test_redis_flushed_after_jobs_were_accepted(client, auth, tmp_path, settings
     ledger = str(tmp_path / "ledger")
     body = {"jobs": [{"type": "test.sleep", "params": {"seconds": 0.05, "steps": 1, "ledger": ledger}}] * 40}
     jobs = create(client, auth, body)["jobs"]
-    redis.Redis.from_url(settings.redis_url).flushdb()  # every queued message is gone
+    flush_broker(settings.redis_url, settings.redis_prefix)  # every queued message is gone
     for job in jobs:
         assert get(client, auth, job["id"], wait=60)["status"] == "succeeded"
     done = [l[0] for l in ledger_lines(ledger) if l[3] == "done"]
