@@ -7,7 +7,7 @@ import time
 from flask import Flask, g, request
 from flask_smorest import Api
 
-from api import errors, jobs, ops
+from api import errors, files, jobs, ops
 from api.waiter import Waiter
 from shared.metrics import HTTP_SECONDS
 from shared.runtime import Runtime
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api = Api(app)
     app.extensions["jobline_api"] = api
     api.register_blueprint(jobs.blp)
+    api.register_blueprint(files.blp)
     app.register_blueprint(ops.blp)
     errors.init_app(app)  # after Api(), so these handlers replace flask-smorest's
     _time_requests(app)

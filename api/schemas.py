@@ -96,3 +96,11 @@ class JobTypeOut(ma.Schema):
     soft_time_limit = fields.Float()
     time_limit = fields.Float()
     max_attempts = fields.Integer()
+
+
+class FileOut(ma.Schema):
+    name = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    created_at = fields.DateTime()
+    url = fields.String(metadata={"description": "Signed; expires (JOBLINE_URL_TTL_S)."})

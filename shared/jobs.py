@@ -22,6 +22,7 @@ from shared.accounts import Account
 from shared.db import Database
 from shared.dispatch import Dispatcher, Message
 from shared.errors import BadRequest, Conflict, IdempotencyMismatch, LimitReached, NotFound
+from shared.files import FileService
 from shared.jobstore import JobStore, Row
 from shared.metrics import JOBS_CREATED
 from shared.queries import queries
@@ -63,8 +64,10 @@ def flatten_errors(messages: Any, location: str, prefix: str = "") -> list[dict[
 
 
 class JobService:
-    def __init__(self, db: Database, dispatcher: Dispatcher, registry: Registry, settings: Settings) -> None:
+    def __init__(self, db: Database, dispatcher: Dispatcher, registry: Registry, settings: Settings,
+                 files: Callable[[], FileService]) -> None:
         self.db = db
+        self._files = files
         self.store = JobStore(db)
         self.dispatcher = dispatcher
         self.registry = registry
@@ -175,6 +178,7 @@ class JobService:
         row = self.store.delete(account.id, public_id) if _is_uuid(public_id) else None
         if row is None:
             raise NotFound(f"no job {public_id!r}")
+        self._files().delete_job(public_id)
         return row
 
 

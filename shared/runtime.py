@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from celery import Celery
 
@@ -10,10 +11,13 @@ from shared.accounts import Accounts
 from shared.celery_app import make_celery
 from shared.db import Database
 from shared.dispatch import Dispatcher
+from shared.fetch import Policy
+from shared.files import FileService
 from shared.jobs import JobService
 from shared.jobstore import JobStore
 from shared.registry import Registry, default_registry
 from shared.settings import Settings
+from shared.storage import Signer, open_store
 
 
 @dataclass
@@ -27,6 +31,17 @@ class Runtime:
     store: JobStore
     accounts: Accounts
 
+    @cached_property
+    def files(self) -> FileService:
+        secret = self.settings.secret_key or self.db.one("signing_key")["value"]
+        store = open_store(self.settings.storage_url, self.settings.s3_endpoint)
+        return FileService(self.db, store, Signer(secret.encode()), self.settings.url_ttl_s)
+
+    @cached_property
+    def fetch_policy(self) -> Policy:
+        return Policy.from_setting(self.settings.fetch_allow, max_bytes=self.settings.fetch_max_bytes,
+                                   read_timeout=self.settings.fetch_timeout_s)
+
     @classmethod
     def build(cls, settings: Settings | None = None, registry: Registry | None = None) -> Runtime:
         settings = settings or Settings.from_env()
@@ -34,5 +49,6 @@ class Runtime:
         db = Database(settings.database_url, settings.db_pool_max)
         celery = make_celery(settings)
         dispatcher = Dispatcher(celery, registry)
-        return cls(settings, db, celery, registry, dispatcher,
-                   JobService(db, dispatcher, registry, settings), JobStore(db), Accounts(db))
+        runtime = cls(settings, db, celery, registry, dispatcher, None, JobStore(db), Accounts(db))  # type: ignore[arg-type]
+        runtime.jobs = JobService(db, dispatcher, registry, settings, lambda: runtime.files)
+        return runtime

@@ -30,6 +30,14 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("JOBLINE_IDEMPOTENCY_TTL_S", "idempotency_ttl_s", "How long an Idempotency-Key is remembered."),
     ("JOBLINE_RETRY_BASE_S", "retry_base_s", "First retry delay of a transient error; doubles each attempt."),
     ("JOBLINE_RETRY_MAX_S", "retry_max_s", "Longest retry delay."),
+    ("JOBLINE_STORAGE_URL", "storage_url", "Object store for files: `file:///abs/folder` or `s3://bucket/prefix`."),
+    ("JOBLINE_S3_ENDPOINT", "s3_endpoint", "S3-compatible endpoint URL (MinIO, R2, ...); credentials from the AWS_* variables."),
+    ("JOBLINE_SECRET_KEY", "secret_key", "Signs download links. Unset: a random key kept in the database."),
+    ("JOBLINE_URL_TTL_S", "url_ttl_s", "Lifetime of signed download links, in seconds."),
+    ("JOBLINE_PUBLIC_URL", "public_url", "Base URL of the API as clients see it (for links); unset: the request's host."),
+    ("JOBLINE_FETCH_ALLOW", "fetch_allow", "CIDRs or hosts exempt from the SSRF guard on fetched URLs (e.g. `127.0.0.0/8` in tests)."),
+    ("JOBLINE_FETCH_MAX_BYTES", "fetch_max_bytes", "Largest body fetched from a user's URL."),
+    ("JOBLINE_FETCH_TIMEOUT_S", "fetch_timeout_s", "Read timeout when fetching a user's URL (connect: 5 s)."),
     ("JOBLINE_LOG_LEVEL", "log_level", "Log level of every process."),
     ("JOBLINE_WORKER_METRICS_PORT", "worker_metrics_port", "If set, each worker's main process serves /metrics for its pool on this port."),
     ("JOBLINE_PLUGINS", "plugins", "Comma-separated modules whose `JOB_TYPES` list adds job types (API, workers and beat alike)."),
@@ -55,6 +63,14 @@ class Settings:
     idempotency_ttl_s: int = 86400
     retry_base_s: float = 2
     retry_max_s: float = 300
+    storage_url: str = "file://.jobline/objects"
+    s3_endpoint: str = ""
+    secret_key: str = ""
+    url_ttl_s: int = 3600
+    public_url: str = ""
+    fetch_allow: str = ""
+    fetch_max_bytes: int = 50 * 1024 * 1024
+    fetch_timeout_s: float = 30
     log_level: str = "INFO"
     worker_metrics_port: int = 0
     plugins: str = ""

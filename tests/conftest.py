@@ -74,7 +74,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def settings(servers) -> Settings:
+def settings(servers, tmp_path_factory) -> Settings:
     admin, redis_url = servers
     name = f"jobline_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     conn = psycopg2.connect(admin)
@@ -92,7 +92,8 @@ def settings(servers) -> Settings:
         database_url=dsn, redis_url=redis_url, heartbeat_s=0.5, reap_after_s=4,
         redispatch_after_s=2, beat_interval_s=0.2, cancel_grace_s=2, retry_base_s=0.2,
         retry_max_s=1, prefetch=1, plugins="tests.support.jobtypes", log_level="INFO",
-        redis_prefix=prefix,
+        redis_prefix=prefix, storage_url=f"file://{tmp_path_factory.mktemp('objects')}",
+        fetch_allow="127.0.0.0/8,::1", fetch_timeout_s=2,
     )
     flush_broker(redis_url, prefix)
     flush_broker(redis_url, prefix)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import JobCanceled
+from shared.fetch import Fetched
 
 #: Progress writes closer together than this are coalesced (the last one always lands).
 PROGRESS_MIN_INTERVAL_S = 0.25
@@ -24,7 +25,19 @@ class JobContext:
     log: logging.LoggerAdapter
     _report: Callable[[float, str | None], bool]
     _cancel: threading.Event = field(default_factory=threading.Event)
+    _save: Callable[[str, bytes, str | None], dict] | None = None
+    _fetch: Callable[[str], Fetched] | None = None
     _last_report: float = 0.0
+
+    def save_file(self, name: str, data: bytes, content_type: str | None = None) -> dict:
+        """Store an output file of this job, fetched later by name through a signed URL."""
+        assert self._save is not None
+        return self._save(name, data, content_type)
+
+    def fetch(self, url: str) -> Fetched:
+        """GET a user-given URL under the SSRF guard, byte cap and timeouts (``FetchError``)."""
+        assert self._fetch is not None
+        return self._fetch(url)
 
     @property
     def canceled(self) -> bool:

@@ -20,6 +20,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from shared.dispatch import Message
 from shared.errors import DatabaseUnavailable, JobCanceled, JobError, TransientError
+from shared.fetch import fetch
 from shared.logs import current_job
 from shared.metrics import JOB_RUN_SECONDS, JOBS_FINISHED
 from shared.runtime import Runtime
@@ -109,7 +110,10 @@ class Runner:
                 return False
             return row is None or row["cancel_requested_at"] is not None
 
-        ctx = JobContext(str(job["public_id"]), job["type"], job["params"], job["attempt"], jlog, report, cancel)
+        public_id = str(job["public_id"])
+        ctx = JobContext(public_id, job["type"], job["params"], job["attempt"], jlog, report, cancel,
+                         lambda name, data, ctype: self.runtime.files.save(job_id, public_id, name, data, ctype),
+                         lambda url: fetch(url, self.runtime.fetch_policy))
         self.heartbeat.track(job_id, worker, cancel)
         started = time.monotonic()
         try:

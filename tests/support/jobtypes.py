@@ -46,7 +46,23 @@ def sleep(ctx):
     return {"slept": p["seconds"], "pid": os.getpid()}
 
 
+class FilesParams(Schema):
+    names = fields.List(fields.String(), load_default=["a.txt", "b.json"])
+    url = fields.String(load_default=None)
+
+
+def files(ctx):
+    for name in ctx.params["names"]:
+        ctx.save_file(name, f"content of {name}".encode())
+    if ctx.params["url"]:
+        got = ctx.fetch(ctx.params["url"])
+        ctx.save_file("fetched.bin", got.body, got.content_type or None)
+    return {"files": ctx.params["names"]}
+
+
 JOB_TYPES = [
+    JobType("test.files", "default", FilesParams, "tests.support.jobtypes:files",
+            "Writes small output files, and optionally one fetched from a URL."),
     JobType("test.sleep", "default", SleepParams, "tests.support.jobtypes:sleep",
             "Sleeps in steps, reporting progress; can fail, crash or be flaky on demand.",
             soft_time_limit=20, time_limit=25, max_attempts=3),

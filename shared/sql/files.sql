@@ -1,0 +1,20 @@
+-- Files of jobs.
+
+-- save_file --
+INSERT INTO job_files (job_id, name, key, content_type, size)
+VALUES (%(job_id)s, %(name)s, %(key)s, %(content_type)s, %(size)s)
+ON CONFLICT (job_id, name) DO UPDATE
+SET key = EXCLUDED.key, content_type = EXCLUDED.content_type, size = EXCLUDED.size, created_at = now()
+RETURNING *;
+
+-- list_files --
+SELECT name, key, content_type, size, created_at FROM job_files WHERE job_id = %(job_id)s ORDER BY name;
+
+-- get_file --
+SELECT name, key, content_type, size, created_at FROM job_files WHERE job_id = %(job_id)s AND name = %(name)s;
+
+-- file_exists_by_key --
+SELECT 1 AS ok FROM job_files WHERE key = %(key)s;
+
+-- signing_key --
+SELECT value FROM instance_secrets WHERE name = 'signing_key';
