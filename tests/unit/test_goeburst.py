@@ -125,7 +125,13 @@ def test_phylodb_cases() -> None:
     # orientation per InferenceRepository.direct: edge (2,7) comes first but 2 is a 'to'
     assert [g.root for g in eight.groups] == ["1"]
     assert [(e.from_st, e.to_st) for e in eight.directed] == [
-        ("1", "2"), ("2", "7"), ("2", "3"), ("3", "4"), ("2", "5"), ("2", "6"), ("2", "8")
+        ("1", "2"),
+        ("2", "7"),
+        ("2", "3"),
+        ("3", "4"),
+        ("2", "5"),
+        ("2", "6"),
+        ("2", "8"),
     ]
 
 
@@ -190,6 +196,28 @@ def test_lv2_decides_when_lv1_ties() -> None:
     assert one == {frozenset("SP"), frozenset("RS"), frozenset("QR")}
 
 
+def test_lv_max_is_compared_before_lv_min() -> None:
+    # 11 real S. pyogenes STs, shrunk from the full set: comparing the min LV before the
+    # max would link 3-10 at distance 3 instead of 15-207.
+    rows = {
+        "3": [2, 2, 1, 2, 2, 2, 2],
+        "4": [2, 2, 1, 2, 2, 3, 2],
+        "9": [2, 2, 9, 3, 18, 14, 2],
+        "10": [2, 2, 9, 13, 2, 14, 2],
+        "11": [2, 6, 1, 2, 2, 2, 2],
+        "12": [2, 6, 1, 5, 2, 2, 2],
+        "15": [2, 6, 8, 5, 2, 3, 2],
+        "16": [2, 6, 8, 15, 2, 3, 2],
+        "17": [2, 13, 8, 5, 2, 3, 10],
+        "18": [2, 27, 8, 5, 2, 3, 2],
+        "207": [2, 2, 8, 13, 2, 14, 2],
+    }
+    forest = goeburst(profiles(rows), 3)
+    assert forest.edges[-1] == Edge("15", "207", 3)
+    assert frozenset(("3", "10")) not in links(forest)
+    assert_same(forest, reference(profiles(rows), 3))
+
+
 def test_isolate_frequency_decides_max_then_min() -> None:
     rows = square()
     iso = {"P": 9, "R": 4, "Q": 3, "S": 2}
@@ -233,8 +261,7 @@ def test_generation_order_decides_last() -> None:
 
 def test_missing_alleles_never_match_and_duplicates_are_not_linked() -> None:
     m = MISSING
-    ps = profiles({"A": [1, 1, 1], "B": [1, 1, m], "C": [1, 1, m], "D": [1, 1, 1],
-                   "E": [m, m, m]})
+    ps = profiles({"A": [1, 1, 1], "B": [1, 1, m], "C": [1, 1, m], "D": [1, 1, 1], "E": [m, m, m]})
     forest = goeburst(ps, 1)
     assert all(e.distance > 0 for e in forest.edges)
     assert frozenset("AD") not in links(forest)  # distance 0
@@ -258,7 +285,9 @@ def test_edge_cases_and_json_shape() -> None:
         goeburst(profiles({"1": [1]}), 0)
     forest = goeburst(profiles({"1": [1, 1], "2": [1, 2], "3": [5, 5]}), 1)
     assert forest.to_json() == {
-        "algorithm": "goeburst", "lvs": 1, "profiles": 3,
+        "algorithm": "goeburst",
+        "lvs": 1,
+        "profiles": 3,
         "edges": [{"from": "1", "to": "2", "distance": 1}],
         "directed": [{"from": "1", "to": "2", "distance": 1}],
         "groups": [{"component": 1, "root": "1", "members": ["1", "2"]}],
@@ -273,7 +302,8 @@ def naive_msf_weight(dist: np.ndarray, lvs: int) -> tuple[int, list[int]]:
     n = dist.shape[0]
     comp = list(range(n))
     total = 0
-    for d, i, j in sorted((int(dist[i, j]), i, j) for i in range(n) for j in range(i + 1, n)):
+    pairs = sorted((int(dist[a, b]), a, b) for a in range(n) for b in range(a + 1, n))
+    for d, i, j in pairs:
         if 0 < d <= lvs and comp[i] != comp[j]:
             old = comp[j]
             comp = [comp[i] if c == old else c for c in comp]
@@ -287,8 +317,11 @@ def datasets(draw: st.DrawFn) -> tuple[ProfileSet, int, dict[str, int]]:
     loci = draw(st.integers(1, 5))
     cells = st.one_of(st.integers(0, 2), st.just(MISSING))
     rows = draw(st.lists(st.lists(cells, min_size=loci, max_size=loci), min_size=n, max_size=n))
-    ids = draw(st.lists(st.text("0123456789ab", min_size=1, max_size=3), min_size=n,
-                        max_size=n, unique=True))
+    ids = draw(
+        st.lists(
+            st.text("0123456789ab", min_size=1, max_size=3), min_size=n, max_size=n, unique=True
+        )
+    )
     iso = draw(st.dictionaries(st.sampled_from(ids), st.integers(0, 3)))
     ps = ProfileSet(ids, [f"l{k}" for k in range(loci)], np.array(rows, dtype=np.int32))
     return ps, draw(st.integers(1, 3)), iso

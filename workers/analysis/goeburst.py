@@ -23,7 +23,8 @@ Rules (phyloDB's GoeBURST.java, Matrix.java and InferenceRepository.direct):
    emitted parent -> child before the child's own subtree.
 
 Unlike phyloDB's n x n matrix, distances are computed in bounded-memory row chunks
-that keep only pairs with d <= lvs.
+that keep only pairs with d <= lvs, so memory grows with the number of such pairs
+(all n^2/2 pairs when lvs >= the number of loci).
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def level_order(
     keys += [-np.minimum(iso_i, iso_j), -np.maximum(iso_i, iso_j)]
     for k in reversed(range(lv.shape[1])):
         a, b = lv[i, k], lv[j, k]
-        keys += [-np.maximum(a, b), -np.minimum(a, b)]
+        keys += [-np.minimum(a, b), -np.maximum(a, b)]
     return np.lexsort(keys)  # stable: ties keep row-major generation order
 
 
@@ -169,8 +170,14 @@ def _roots(parent: list[int]) -> np.ndarray:
 
 
 def kruskal(
-    i: np.ndarray, j: np.ndarray, d: np.ndarray, n: int, lvs: int,
-    lv: np.ndarray, isolates: np.ndarray, ranks: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    d: np.ndarray,
+    n: int,
+    lvs: int,
+    lv: np.ndarray,
+    isolates: np.ndarray,
+    ranks: np.ndarray,
 ) -> list[tuple[int, int, int]]:
     """Accepted (from, to, d) links in goeBURST order, one distance level at a time.
 
@@ -202,7 +209,9 @@ def kruskal(
     return accepted
 
 
-def orient(edges: list[tuple[int, int, int]], n: int) -> tuple[list[tuple[int, int, int]], list[list[int]]]:
+def orient(
+    edges: list[tuple[int, int, int]], n: int
+) -> tuple[list[tuple[int, int, int]], list[list[int]]]:
     """Direct accepted (from, to, d) edges as phyloDB's InferenceRepository.direct (rule 6)."""
     is_to = [False] * n
     adjacent: list[list[int]] = [[] for _ in range(n)]
@@ -237,8 +246,11 @@ def orient(edges: list[tuple[int, int, int]], n: int) -> tuple[list[tuple[int, i
 
 
 def goeburst(
-    profiles: ProfileSet, lvs: int, isolates: dict[str, int] | None = None,
-    *, chunk_elements: int = CHUNK_ELEMENTS,
+    profiles: ProfileSet,
+    lvs: int,
+    isolates: dict[str, int] | None = None,
+    *,
+    chunk_elements: int = CHUNK_ELEMENTS,
 ) -> Forest:
     """Run goeBURST up to ``lvs`` differing loci; ``isolates`` counts isolates per ST."""
     if lvs < 1:

@@ -116,8 +116,10 @@ def to_svg(layout: Layout, *, radius: float = 6, gap: float = 30, labels: bool =
         cx += w + gap
         row_h, width = max(row_h, h), max(width, cx - gap)
     height = cy + row_h
-    at = {n.profile_id: (n.x + shift[n.component][0], n.y + shift[n.component][1])
-          for n in layout.nodes}
+    at = {
+        n.profile_id: (n.x + shift[n.component][0], n.y + shift[n.component][1])
+        for n in layout.nodes
+    }
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
@@ -126,13 +128,17 @@ def to_svg(layout: Layout, *, radius: float = 6, gap: float = 30, labels: bool =
     ]
     for e in layout.edges:
         (x1, y1), (x2, y2) = at[e.from_st], at[e.to_st]
-        out.append(f'<line x1="{x1:.2f}" y1="{y1:.2f}" x2="{x2:.2f}" y2="{y2:.2f}" '
-                   f'data-distance="{e.distance}"/>')
+        out.append(
+            f'<line x1="{x1:.2f}" y1="{y1:.2f}" x2="{x2:.2f}" y2="{y2:.2f}" '
+            f'data-distance="{e.distance}"/>'
+        )
     out.append('</g>\n<g class="nodes" fill="#3b7dd8" stroke="#1d3f6e">')
     for n in layout.nodes:
         x, y = at[n.profile_id]
-        out.append(f'<circle cx="{x:.2f}" cy="{y:.2f}" r="{radius}" data-id={quoteattr(_NOT_XML.sub("", n.profile_id))} '
-                   f'data-component="{n.component}"><title>{_text(n.profile_id)}</title></circle>')
+        out.append(
+            f'<circle cx="{x:.2f}" cy="{y:.2f}" r="{radius}" data-id={quoteattr(_NOT_XML.sub("", n.profile_id))} '
+            f'data-component="{n.component}"><title>{_text(n.profile_id)}</title></circle>'
+        )
     out.append("</g>")
     if labels:
         out.append('<g class="labels" fill="#222" text-anchor="middle">')
