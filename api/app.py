@@ -7,7 +7,7 @@ import time
 from flask import Flask, g, request
 from flask_smorest import Api
 
-from api import errors, files, jobs, ops
+from api import dialects, errors, files, jobs, ops
 from api.waiter import Waiter
 from shared.metrics import HTTP_SECONDS
 from shared.runtime import Runtime
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.extensions["jobline_api"] = api
     api.register_blueprint(jobs.blp)
     api.register_blueprint(files.blp)
+    dialects.init_app(app, api)
     app.register_blueprint(ops.blp)
     errors.init_app(app)  # after Api(), so these handlers replace flask-smorest's
     _time_requests(app)

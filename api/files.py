@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, redirect, request, send_file
+from flask import redirect, send_file
 
 from api.auth import authenticate
 from api.blueprint import Blueprint
+from api.common import base_url, runtime
 from api.schemas import FileOut
 
 blp = Blueprint("files", __name__, description="Files of jobs, through signed, expiring URLs.")
-
-
-def runtime():
-    return current_app.extensions["jobline"]
-
-
-def base_url() -> str:
-    return runtime().settings.public_url or request.host_url
 
 
 @blp.route("/v1/jobs/<job_id>/files")

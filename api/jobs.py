@@ -10,10 +10,20 @@ import json
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
-from api.blueprint import Blueprint
 
 from api.auth import authenticate
-from api.schemas import CreateArgs, CreateJobs, EventOut, JobList, JobOut, JobTypeOut, ListArgs, WaitArgs
+from api.blueprint import Blueprint
+from api.common import runtime, wait_for, waiter
+from api.schemas import (
+    CreateArgs,
+    CreateJobs,
+    EventOut,
+    JobList,
+    JobOut,
+    JobTypeOut,
+    ListArgs,
+    WaitArgs,
+)
 from shared.errors import BadRequest
 from shared.jobs import JobSpec
 from shared.runtime import Runtime
@@ -22,24 +32,6 @@ from shared.states import TERMINAL
 blp = Blueprint("jobs", __name__, url_prefix="/v1", description="Jobs: create, follow, cancel, restart, delete.")
 JOB = JobOut()
 SSE_KEEPALIVE_S = 15.0
-
-
-def runtime() -> Runtime:
-    return current_app.extensions["jobline"]
-
-
-def finished(rows) -> bool:
-    return all(r["status"] in {s.value for s in TERMINAL} for r in rows)
-
-
-def wait_for(rows, seconds: float):
-    """Rows again once all are finished, or after ``seconds`` (capped), whichever is first."""
-    if not seconds or finished(rows):
-        return rows
-    ids = [r["id"] for r in rows]
-    rt = runtime()
-    timeout = min(seconds, rt.settings.max_wait_s)
-    return current_app.extensions["jobline_waiter"].until(ids, timeout, lambda: rt.store.get_many(ids), finished)
 
 
 def _cursor(job_id: int) -> str:
@@ -161,10 +153,9 @@ def events(job_id):
 
 def _sse(rt: Runtime, job_id: int, after: int):
     """Send events after ``after``; end once the job has finished and all its events are out."""
-    waiter = current_app.extensions["jobline_waiter"]
     schema = EventOut()
     terminal = {s.value for s in TERMINAL}
-    with waiter.watch([job_id]) as w:
+    with waiter().watch([job_id]) as w:
         while True:
             # Status first: its terminal event commits with it, so the read below includes it.
             job = rt.store.get_by_id(job_id)

@@ -1,4 +1,7 @@
-"""The ``jobline`` command: database migrations, accounts and keys, running the service."""
+"""The ``jobline`` command: database migrations, accounts and keys, running the service.
+
+The API client commands (submit, get, list, wait, ...) live in ``shared/cli_client.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from shared.cli_client import add_client_commands
 from shared.errors import JoblineError
 from shared.settings import Settings
 
@@ -129,6 +133,7 @@ def parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
 
     sub.add_parser("config", help="print the configuration table").set_defaults(func=cmd_config)
+    add_client_commands(sub)  # submit, get, list, wait, ...: the API over HTTP
     return p
 
 

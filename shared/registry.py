@@ -7,10 +7,11 @@ validate parameters and route jobs without importing worker code.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
 
 QUEUES: tuple[str, ...] = ("default", "images", "analysis", "maintenance", "callbacks")
 
@@ -29,11 +30,6 @@ class JobType:
     def __post_init__(self) -> None:
         if self.queue not in QUEUES:
             raise ValueError(f"job type {self.name}: unknown queue {self.queue!r}")
-
-
-class HelloParams(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200),
-                         metadata={"description": "Who to greet.", "example": "John"})
 
 
 class Registry:
@@ -59,11 +55,9 @@ class Registry:
 
 
 def default_registry(plugins: str = "") -> Registry:
-    """The built-in job types, plus those of each plugin module (``JOB_TYPES``)."""
-    extra = [t for name in plugins.split(",") if name.strip()
-             for t in importlib.import_module(name.strip()).JOB_TYPES]
-    return Registry(extra + [
-        JobType("hello", "default", HelloParams, "workers.handlers.hello:run",
-                "Greets: {\"name\": \"John\"} → \"Hello John\".",
-                soft_time_limit=30, time_limit=60),
-    ])
+    """Every module of ``shared.jobtypes`` (its ``JOB_TYPES``), plus those of plugin modules."""
+    import shared.jobtypes
+
+    modules = [f"shared.jobtypes.{m.name}" for m in pkgutil.iter_modules(shared.jobtypes.__path__)]
+    modules += [name.strip() for name in plugins.split(",") if name.strip()]
+    return Registry([t for name in modules for t in importlib.import_module(name).JOB_TYPES])

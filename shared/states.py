@@ -8,10 +8,10 @@ and a trigger refuses any status change not listed in ``TRANSITIONS`` (migration
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     #: Waiting for its ``start_at``. In: create with a future start. Out: beat (dispatch), cancel.
     SCHEDULED = "scheduled"
     #: Its message is on the broker. In: create, dispatch, retry, reap, restart. Out: a worker's claim, cancel.
