@@ -17,6 +17,7 @@ from celery import Celery, signals  # noqa: E402
 
 from shared.logs import configure_logging  # noqa: E402
 from shared.runtime import Runtime  # noqa: E402
+from workers import services  # noqa: E402
 from workers.runner import Runner  # noqa: E402
 from workers.tasks import register  # noqa: E402
 
@@ -25,6 +26,7 @@ def create_worker_app(runtime: Runtime | None = None) -> Celery:
     runtime = runtime or Runtime.build()
     celery = runtime.celery
     celery.jobline_runtime = runtime
+    services.install(runtime)
     register(celery, Runner(runtime))
 
     @signals.worker_process_init.connect(weak=False)

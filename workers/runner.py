@@ -24,6 +24,7 @@ from shared.fetch import fetch
 from shared.logs import current_job
 from shared.metrics import JOB_RUN_SECONDS, JOBS_FINISHED
 from shared.runtime import Runtime
+from workers import services
 from workers.context import JobContext
 
 log = logging.getLogger("jobline.worker")
@@ -75,6 +76,7 @@ class Heartbeat:
 class Runner:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        services.install(runtime)
         self.store = runtime.store
         self._handlers: dict[str, Callable[[JobContext], Any]] = {}
         self.heartbeat = Heartbeat(runtime)
