@@ -34,13 +34,13 @@ def ledger_lines(path):
 def test_sigkill_worker_mid_job_still_ends_exactly_once(client, auth, tmp_path):
     ledger = str(tmp_path / "ledger")
     job = create(client, auth, {"type": "test.sleep", "params": {"seconds": 2, "steps": 4, "ledger": ledger}})
-    started = wait_until(lambda: [l for l in ledger_lines(ledger) if l[3] == "start"])
+    started = wait_until(lambda: [row for row in ledger_lines(ledger) if row[3] == "start"])
     os.kill(int(started[0][2]), signal.SIGKILL)
     done = get(client, auth, job["id"], wait=30)
     assert done["status"] == "succeeded" and done["attempt"] == 2
     lines = ledger_lines(ledger)
-    assert [l[3] for l in lines].count("done") == 1
-    assert len({l[2] for l in lines}) == 2  # a second process ran it
+    assert [row[3] for row in lines].count("done") == 1
+    assert len({row[2] for row in lines}) == 2  # a second process ran it
     events = [e["type"] for e in client.get(f"/v1/jobs/{job['id']}/events", headers=auth).get_json()]
     assert events.count("reap") == 1 and events.count("succeed") == 1
 
@@ -52,7 +52,7 @@ def test_redis_flushed_after_jobs_were_accepted(client, auth, tmp_path, settings
     flush_broker(settings.redis_url, settings.redis_prefix)  # every queued message is gone
     for job in jobs:
         assert get(client, auth, job["id"], wait=60)["status"] == "succeeded"
-    done = [l[0] for l in ledger_lines(ledger) if l[3] == "done"]
+    done = [row[0] for row in ledger_lines(ledger) if row[3] == "done"]
     assert sorted(done) == sorted(j["id"] for j in jobs)  # each exactly once
 
 

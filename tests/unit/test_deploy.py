@@ -44,6 +44,7 @@ Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 
 @cache
 def procfile() -> dict[str, list[str]]:
+    """Process name → argv; a ``migrate && exec server`` line yields ``<name>`` and ``<name>:pre``."""
     out: dict[str, list[str]] = {}
     for line in (ROOT / "Procfile").read_text().splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
@@ -51,7 +52,10 @@ def procfile() -> dict[str, list[str]]:
         m = PROCFILE_LINE.match(line)
         assert m, f"honcho would ignore this Procfile line: {line!r}"
         assert m.group(1) not in out, f"duplicate Procfile process {m.group(1)}"
-        out[m.group(1)] = shlex.split(m.group(2))
+        pre, _, main = m.group(2).rpartition("&& exec ")
+        out[m.group(1)] = shlex.split(main)
+        if pre:
+            out[m.group(1) + ":pre"] = shlex.split(pre)
     return out
 
 
@@ -199,10 +203,10 @@ def kombu_lists(queue: str, settings: Settings) -> set[str]:
 # -- Procfile -----------------------------------------------------------------------------
 
 
-def test_procfile_has_release_web_beat_and_a_worker_per_queue():
+def test_procfile_has_web_beat_and_a_worker_per_queue_and_migrates_first():
     procs = procfile()
-    assert set(procs) == {"release", "web", "beat", *(f"worker_{q}" for q in QUEUES)}
-    assert check_command(procs["release"]) == "migrate"
+    assert set(procs) == {"web:pre", "web", "beat", *(f"worker_{q}" for q in QUEUES)}
+    assert check_command(procs["web:pre"]) == "migrate"
     assert check_command(procs["web"]) == "web"
     assert option(procs["web"], "-b", "--bind") == "0.0.0.0:${PORT:-8000}"
     assert check_command(procs["beat"]) == "beat"
@@ -219,7 +223,8 @@ def test_procfile_agrees_with_honcho_and_uses_known_variables():
     except ImportError:  # honcho comes with the `embedded` extra
         pass
     else:
-        assert list(parse_procfile((ROOT / "Procfile").read_text()).processes) == list(procfile())
+        names = [n for n in procfile() if not n.endswith(":pre")]
+        assert list(parse_procfile((ROOT / "Procfile").read_text()).processes) == names
     text = "\n".join(line for line in (ROOT / "Procfile").read_text().splitlines() if not line.startswith("#"))
     used = {a or b for a, b in SHELL_VAR.findall(text)}
     assert used and used <= ALLOWED_NAMES, used - ALLOWED_NAMES
