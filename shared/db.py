@@ -8,6 +8,7 @@ a caller waits for a free slot rather than failing when all are busy.
 from __future__ import annotations
 
 import os
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ def connect_raw(dsn: str) -> psycopg2.extensions.connection:
     try:
         return psycopg2.connect(dsn, connect_timeout=5, application_name="jobline")
     except psycopg2.OperationalError as exc:
-        raise DatabaseUnavailable(str(exc).strip()) from exc
+        raise DatabaseUnavailable(detail=str(exc).strip()) from exc
 
 
 class Database:
@@ -56,6 +57,10 @@ class Database:
             raise DatabaseUnavailable(f"all {self.max_connections} database connections are busy")
         with self._lock:
             conn = self._idle.pop() if self._idle else None
+        if conn is not None and not conn.closed and select.select([conn], [], [], 0)[0]:
+            # An idle connection has nothing to read unless the server said goodbye (a
+            # restart's termination notice, or EOF): discard it instead of failing a request.
+            conn.close()
         if conn is None or conn.closed:
             try:
                 conn = connect_raw(self.dsn)
@@ -89,7 +94,7 @@ class Database:
                 conn.commit()
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             broken = True
-            raise DatabaseUnavailable(str(exc).strip()) from exc
+            raise DatabaseUnavailable(detail=str(exc).strip()) from exc
         except BaseException:
             if not conn.closed and not conn.autocommit:
                 conn.rollback()
