@@ -48,7 +48,7 @@ class Runtime:
         registry = registry or default_registry(settings.plugins)
         db = Database(settings.database_url, settings.db_pool_max)
         celery = make_celery(settings)
-        dispatcher = Dispatcher(celery, registry)
+        dispatcher = Dispatcher(settings, registry)
         runtime = cls(settings, db, celery, registry, dispatcher, None, JobStore(db), Accounts(db))  # type: ignore[arg-type]
         runtime.jobs = JobService(db, dispatcher, registry, settings, lambda: runtime.files)
         return runtime

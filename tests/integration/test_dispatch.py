@@ -1,0 +1,72 @@
+"""Our hand-built messages match what Celery's send_task writes to Redis."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from kombu.transport.redis import Channel
+
+from shared.celery_app import RUN_JOB, make_celery
+from shared.dispatch import Dispatcher, Message, list_key
+from shared.registry import default_registry
+from shared.settings import Settings
+
+
+class FakePipe:
+    def __init__(self, sink):
+        self.sink = sink
+
+    def lpush(self, key, value):
+        self.sink.append((key, value))
+
+    def execute(self):
+        pass
+
+
+def celery_envelope(settings: Settings, queue: str, priority: int, countdown: float | None):
+    """What send_task produces, captured at kombu's Redis ``_put`` (nothing is sent)."""
+    app = make_celery(settings)
+    captured = []
+
+    def put(self, q, message, **kw):
+        captured.append((self._q_for_pri(q, self._get_message_priority(message, reverse=False)), message))
+
+    original = Channel._put
+    Channel._put = put
+    try:
+        with app.connection_for_write() as conn:
+            producer = app.amqp.Producer(conn.default_channel)
+            app.send_task(RUN_JOB, args=[7], queue=queue, priority=priority, countdown=countdown,
+                          time_limit=60, soft_time_limit=30, producer=producer)
+    finally:
+        Channel._put = original
+    return captured[0]
+
+
+@pytest.mark.parametrize("job_priority,countdown", [(0, None), (9, None), (5, 2.5)])
+def test_envelope_matches_celery(settings, job_priority, countdown):
+    key, theirs = celery_envelope(Settings(redis_url=settings.redis_url), "images", 9 - job_priority, countdown)
+    sink: list = []
+    d = Dispatcher(Settings(), default_registry())
+    d.__dict__["redis"] = type("R", (), {"pipeline": lambda self, transaction: FakePipe(sink)})()
+    assert d.publish([Message(7, "images", job_priority, countdown or 0)]) == 1
+    our_key, ours = sink[0][0], json.loads(sink[0][1])
+    assert our_key == key
+    assert set(ours) == set(theirs)
+    assert set(ours["headers"]) == set(theirs["headers"])
+    assert set(ours["properties"]) == set(theirs["properties"])
+    assert base64.b64decode(ours["body"]) == base64.b64decode(theirs["body"])
+    for field in ("lang", "task", "retries", "kwargsrepr", "argsrepr", "group", "parent_id"):
+        assert ours["headers"][field] == theirs["headers"][field], field
+    assert (ours["headers"]["eta"] is None) == (theirs["headers"]["eta"] is None)
+    assert ours["properties"]["priority"] == theirs["properties"]["priority"]
+    assert ours["properties"]["delivery_info"] == theirs["properties"]["delivery_info"]
+    assert ours["content-type"] == theirs["content-type"] and ours["content-encoding"] == theirs["content-encoding"]
+
+
+def test_list_keys_follow_kombu_priority_steps():
+    assert list_key("", "default", 0) == "default"
+    assert list_key("p:", "default", 9) == "p:default" + Channel.sep + "9"
+    assert list_key("", "images", 4) == "images" + Channel.sep + "3"
