@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -96,10 +97,18 @@ class JobService:
 
     def create(self, account: Account, specs: Sequence[JobSpec]) -> list[Row]:
         """Insert ``specs`` in one transaction, then publish the queued ones."""
+        with self.creating(account, specs) as (_cur, rows):
+            pass
+        return rows
+
+    @contextmanager
+    def creating(self, account: Account, specs: Sequence[JobSpec]) -> Iterator[tuple[Any, list[Row]]]:
+        """Insert jobs in a transaction the caller extends with rows that must commit with them
+        (an app's inputs, an analysis record); publish once it has committed."""
         with self.db.transaction() as cur:
             rows = self._insert(cur, account, specs, None)
+            yield cur, rows
         self.publish(rows)
-        return rows
 
     def create_idempotent(self, account: Account, specs: Sequence[JobSpec], key: str,
                           request_hash: str, render: Callable[[list[Row]], Rendered]) -> Rendered:

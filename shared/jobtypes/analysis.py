@@ -1,0 +1,40 @@
+"""``goeburst`` and ``layout``: the PHYLOViZ analyses, on the ``analysis`` queue.
+
+Both fill an analysis row created with the job (``shared.phylo_analyses``): create them
+through ``POST /phyloviz/projects/{project}/jobs``. A job created any other way finds no
+analysis of its own and fails with a clear error.
+"""
+
+from marshmallow import Schema, fields, validate
+
+from shared.registry import JobType
+
+#: Highest lvs accepted; the handler clamps lvs to the number of loci, which gives the
+#: same forest (no pair differs at more loci than there are), so this only bounds input.
+MAX_LVS = 100_000
+
+
+class GoeburstParams(Schema):
+    project_id = fields.UUID(required=True, metadata={"description": "The PHYLOViZ project."})
+    dataset_id = fields.UUID(required=True, metadata={"description": "The dataset of profiles."})
+    inference_id = fields.UUID(required=True, metadata={"description": "The inference this job fills."})
+    lvs = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_LVS),
+                         metadata={"description": "Link profiles differing at up to this many loci.",
+                                   "example": 3})
+
+
+class LayoutParams(Schema):
+    project_id = fields.UUID(required=True)
+    dataset_id = fields.UUID(required=True)
+    inference_id = fields.UUID(required=True, metadata={"description": "The goeBURST tree to draw."})
+    visualization_id = fields.UUID(required=True, metadata={"description": "The visualization this job fills."})
+
+
+JOB_TYPES = [
+    JobType("goeburst", "analysis", GoeburstParams, "workers.handlers.analysis:goeburst",
+            "goeBURST spanning forest of a dataset's MLST profiles, as phyloDB computes it "
+            "(PHYLOViZ inference).", soft_time_limit=300, time_limit=330),
+    JobType("layout", "analysis", LayoutParams, "workers.handlers.analysis:layout",
+            "Radial coordinates of a goeBURST forest, as phyloDB computes them, and an SVG "
+            "drawing (layout.svg) (PHYLOViZ visualization).", soft_time_limit=300, time_limit=330),
+]
