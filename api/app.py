@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 
 from flask import Flask, g, request
-from flask_smorest import Api
 
-from api import dialects, errors, files, jobs, ops
+from api import apps, datasets, dialects, errors, files, jobs, ops, uploads, usage
 from api.waiter import Waiter
 from shared.metrics import HTTP_SECONDS
 from shared.runtime import Runtime
@@ -36,10 +35,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.extensions["jobline"] = runtime
     app.extensions["jobline_waiter"] = Waiter(runtime.settings.database_url)
-    api = Api(app)
+    api = errors.JoblineApi(app)
     app.extensions["jobline_api"] = api
     api.register_blueprint(jobs.blp)
     api.register_blueprint(files.blp)
+    api.register_blueprint(datasets.blp)
+    api.register_blueprint(apps.blp)
+    api.register_blueprint(uploads.blp)
+    api.register_blueprint(usage.blp)
     dialects.init_app(app, api)
     app.register_blueprint(ops.blp)
     errors.init_app(app)  # after Api(), so these handlers replace flask-smorest's

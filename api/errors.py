@@ -11,11 +11,32 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+import marshmallow as ma
 from flask import Flask, Response, current_app, jsonify, request
+from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from shared.errors import BadRequest, JoblineError
 from shared.jobs import flatten_errors
+
+class ErrorItem(ma.Schema):
+    name = ma.fields.String()
+    location = ma.fields.String()
+    description = ma.fields.String()
+
+
+class ErrorSchema(ma.Schema):
+    """The canonical error payload (documented in /openapi.json for every error response)."""
+
+    code = ma.fields.Integer()
+    status = ma.fields.String()
+    message = ma.fields.String()
+    errors = ma.fields.List(ma.fields.Nested(ErrorItem))
+
+
+class JoblineApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+
 
 #: (status, message, errors) → response
 Renderer = Callable[[int, str, list[dict[str, str]], dict[str, str]], Response]

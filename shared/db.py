@@ -12,6 +12,7 @@ import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg2
@@ -22,6 +23,15 @@ from shared.errors import DatabaseUnavailable
 from shared.queries import queries
 
 psycopg2.extras.register_uuid()
+
+
+def utc(value: datetime) -> datetime:
+    """Aware datetimes in UTC: Python accepts offsets up to ±23:59, PostgreSQL only ±15:59."""
+    return value.astimezone(UTC) if value.tzinfo is not None else value
+
+
+_adapt_datetime = psycopg2.extensions.adapters[(datetime, psycopg2.extensions.ISQLQuote)]
+psycopg2.extensions.register_adapter(datetime, lambda value: _adapt_datetime(utc(value)))
 
 Cursor = psycopg2.extras.RealDictCursor
 #: How long a caller waits for a free pooled connection before giving up (503 in the API).

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from psycopg2.extras import Json
 
 from shared import states
-from shared.db import Database
+from shared.db import Database, utc
 from shared.dispatch import Message
 from shared.queries import queries
 
 Row = dict[str, Any]
+
+
+def _json_default(value: Any) -> str:
+    return utc(value).isoformat() if isinstance(value, datetime) else str(value)
 
 
 def _move(t: states.Transition) -> dict[str, Any]:
@@ -39,7 +44,7 @@ class JobStore:
         """Insert a batch in one statement inside the caller's transaction ``cur``."""
         payload = [dict(job, ord=i) for i, job in enumerate(jobs)]
         cur.execute(queries["insert_jobs"], {
-            "account_id": account_id, "jobs": json.dumps(payload, default=str),
+            "account_id": account_id, "jobs": json.dumps(payload, default=_json_default),
             "idempotency_key": idempotency_key,
         })
         return cur.fetchall()

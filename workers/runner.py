@@ -140,7 +140,7 @@ class Runner:
         if self._record(self.store.succeed, job_id, worker, result) is None:
             return "gone"  # deleted, or reaped and handed to another worker meanwhile
         JOBS_FINISHED.labels(job["type"], "succeeded").inc()
-        jlog.info("succeeded in %.3f s", time.monotonic() - started)
+        jlog.debug("succeeded in %.3f s", time.monotonic() - started)
         return "succeeded"
 
     def _lost_claim(self, job_id: int) -> str:

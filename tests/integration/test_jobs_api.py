@@ -325,3 +325,12 @@ def test_metrics(client, auth):
     assert 'jobline_queue_depth{queue="default"}' in text
     assert 'jobline_queue_oldest_age_seconds{queue="images"}' in text
     assert 'jobline_http_request_seconds_count{method="POST",route="/v1/jobs",status="201"}' in text
+
+
+def test_offsets_beyond_postgres_range_are_normalised(client, auth):
+    """Python accepts +16:00; PostgreSQL does not: found by schemathesis, was a 500."""
+    r = client.get("/v1/jobs?created_after=2000-01-01T00%3A00%3A00%2B16%3A00", headers=auth)
+    assert r.status_code == 200
+    r = client.post("/v1/jobs", json={"type": "hello", "params": {"name": "tz"}, "start_at": "2000-01-01T00:00:00+16:00"},
+                    headers=auth)
+    assert r.status_code == 201 and r.get_json()["start_at"].startswith("1999-12-31T08:00:00")
