@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.extensions["jobline_api"] = api
     api.register_blueprint(jobs.blp)
     api.register_blueprint(files.blp)
+    api.register_blueprint(apps.blp)
     api.register_blueprint(datasets.blp)
     api.register_blueprint(apps.blp)
     api.register_blueprint(uploads.blp)

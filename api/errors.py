@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from shared.errors import BadRequest, JoblineError
 from shared.jobs import flatten_errors
 
+
 class ErrorItem(ma.Schema):
     name = ma.fields.String()
     location = ma.fields.String()

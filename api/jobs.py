@@ -24,6 +24,7 @@ from api.schemas import (
     ListArgs,
     WaitArgs,
 )
+from shared.callbacks import check_target
 from shared.errors import BadRequest
 from shared.jobs import JobSpec
 from shared.runtime import Runtime
@@ -88,7 +89,8 @@ class Jobs(MethodView):
     @staticmethod
     def _spec(rt: Runtime, item: dict, prefix: str) -> JobSpec:
         return rt.jobs.spec(item["type"], item.get("params") or {}, field_prefix=prefix,
-                            start_at=item.get("start_at"), callback_url=item.get("callback_url"),
+                            start_at=item.get("start_at"),
+                            callback_url=check_target(item.get("callback_url"), f"{prefix}callback_url"),
                             metadata=item.get("metadata") or {}, priority=item.get("priority", 0),
                             max_attempts=item.get("max_attempts"))
 

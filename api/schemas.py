@@ -12,7 +12,8 @@ class JobRequest(ma.Schema):
     type = fields.String(required=True, metadata={"description": "A job type (see GET /v1/job-types).", "example": "hello"})
     params = fields.Dict(load_default=dict, metadata={"example": {"name": "John"}})
     start_at = fields.AwareDateTime(load_default=None, metadata={"description": "Run no earlier than this (ISO 8601 with zone)."})
-    callback_url = fields.Url(load_default=None, require_tld=False, validate=validate.Length(max=2048))
+    callback_url = fields.String(load_default=None, validate=validate.Length(max=2048),
+                                 metadata={"description": "http(s) URL (signed webhook) or an email address."})
     metadata = fields.Dict(load_default=dict)
     priority = fields.Integer(load_default=0, validate=validate.Range(0, 9), metadata={"description": "0..9, higher first."})
     max_attempts = fields.Integer(load_default=None, validate=validate.Range(1, 100))

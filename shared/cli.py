@@ -48,6 +48,15 @@ def cmd_accounts_update(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_accounts_credit(args: argparse.Namespace) -> int:
+    from shared.credits import Credits
+
+    rt = _runtime()
+    row = Credits(rt.db, rt.settings.default_credits).grant(args.name, args.amount)
+    print(json.dumps({"account": row["name"], "credits": row["credits"], "credits_spent": row["credits_spent"]}))
+    return 0
+
+
 def cmd_keys_create(args: argparse.Namespace) -> int:
     rt = _runtime()
     print(rt.accounts.create_key(rt.accounts.get(args.account), kind=args.kind, label=args.label))
@@ -105,6 +114,10 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--referer", action="append")
     u.add_argument("--max-in-flight", type=int, default=None)
     u.set_defaults(func=cmd_accounts_update)
+    cr = acc.add_parser("credit", help="grant an account credits (a negative amount takes them back)")
+    cr.add_argument("name")
+    cr.add_argument("amount", type=int)
+    cr.set_defaults(func=cmd_accounts_credit)
 
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
     k = keys.add_parser("create", help="create a key (printed once)")

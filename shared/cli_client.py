@@ -249,3 +249,7 @@ def add_client_commands(sub: Any) -> None:
     e.add_argument("id")
     e.add_argument("--follow", action="store_true", help="stream events as JSON lines until the job finishes")
     command("types", "list job types and their parameter schemas", cmd_types)
+
+    from shared.cli_apps import add_app_commands  # apps, deliveries, webhook (imports this module)
+
+    add_app_commands(sub, common)

@@ -149,6 +149,41 @@ class Client:
     def job_types(self) -> Jobs:
         return self._json("GET", "/v1/job-types")
 
+    # -- apps and callbacks ----------------------------------------------------------------------
+    def create_app(self, name: str, type: str, params: Json | None = None, *, callback_url: str | None = None,
+                   input_map: dict[str, str] | None = None) -> Json:
+        """An app: job type ``type`` with default ``params``; ``input_map`` renames input keys."""
+        body: Json = {"name": name, "type": type, "params": params or {}}
+        if callback_url is not None:
+            body["callback_url"] = callback_url
+        if input_map:
+            body["input_map"] = input_map
+        return self._json("POST", "/v1/apps", json=body)
+
+    def list_apps(self) -> Jobs:
+        return self._json("GET", "/v1/apps")["apps"]
+
+    def get_app(self, app_id: str) -> Json:
+        return self._json("GET", f"/v1/apps/{app_id}")
+
+    def delete_app(self, app_id: str) -> None:
+        self._send("DELETE", f"/v1/apps/{app_id}").close()
+
+    def deliveries(self, job_id: str) -> Jobs:
+        """The job's callback deliveries, each with every attempt."""
+        return self._json("GET", f"/v1/jobs/{job_id}/deliveries")
+
+    def webhook(self) -> Json:
+        """The account's signing secret (``whsec_...``) and default callback URL."""
+        return self._json("GET", "/v1/webhook")
+
+    def set_webhook(self, default_callback_url: str | None | object = ..., rotate_secret: bool = False) -> Json:
+        """Set (``None``: remove) the default callback URL, and/or rotate the signing secret."""
+        body: Json = {"rotate_secret": rotate_secret}
+        if default_callback_url is not ...:
+            body["default_callback_url"] = default_callback_url
+        return self._json("PUT", "/v1/webhook", json=body)
+
     # -- events as they happen -----------------------------------------------------------------
     def stream_events(self, job_id: str, last_event_id: str | int | None = None,
                       read_timeout: float = STREAM_READ_S) -> Iterator[Json]:

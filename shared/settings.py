@@ -41,6 +41,17 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("JOBLINE_LOG_LEVEL", "log_level", "Log level of every process."),
     ("JOBLINE_WORKER_METRICS_PORT", "worker_metrics_port", "If set, each worker's main process serves /metrics for its pool on this port."),
     ("JOBLINE_PLUGINS", "plugins", "Comma-separated modules whose `JOB_TYPES` list adds job types (API, workers and beat alike)."),
+    ("JOBLINE_CALLBACK_MAX_AGE_S", "callback_max_age_s", "A callback is retried (exponential backoff, jitter) until this old, then given up."),
+    ("JOBLINE_CALLBACK_RETRY_BASE_S", "callback_retry_base_s", "First retry delay of a failed callback; doubles each attempt."),
+    ("JOBLINE_CALLBACK_RETRY_MAX_S", "callback_retry_max_s", "Longest delay between two attempts of a callback."),
+    ("JOBLINE_CALLBACK_TIMEOUT_S", "callback_timeout_s", "Read timeout of one callback attempt (HTTP or SMTP); a slower receiver fails that attempt."),
+    ("JOBLINE_SMTP_HOST", "smtp_host", "SMTP server for callbacks to email addresses. Empty: such callbacks fail."),
+    ("JOBLINE_SMTP_PORT", "smtp_port", "SMTP server port."),
+    ("JOBLINE_SMTP_FROM", "smtp_from", "Sender address of callback emails."),
+    ("JOBLINE_SMTP_USER", "smtp_user", "SMTP login (optional)."),
+    ("JOBLINE_SMTP_PASSWORD", "smtp_password", "SMTP password (optional)."),
+    ("JOBLINE_SMTP_STARTTLS", "smtp_starttls", "1: upgrade the SMTP connection with STARTTLS before logging in."),
+    ("JOBLINE_DEFAULT_CREDITS", "default_credits", "Credits of an account that was never charged or granted any (media jobs cost 1 per image)."),
 )
 
 
@@ -74,6 +85,17 @@ class Settings:
     log_level: str = "INFO"
     worker_metrics_port: int = 0
     plugins: str = ""
+    callback_max_age_s: float = 86400
+    callback_retry_base_s: float = 10
+    callback_retry_max_s: float = 3600
+    callback_timeout_s: float = 10
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "jobline@localhost"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: int = 0
+    default_credits: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

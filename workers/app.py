@@ -17,7 +17,7 @@ from celery import Celery, signals  # noqa: E402
 
 from shared.logs import configure_logging  # noqa: E402
 from shared.runtime import Runtime  # noqa: E402
-from workers import services  # noqa: E402
+from workers import callbacks, services  # noqa: E402
 from workers.runner import Runner  # noqa: E402
 from workers.tasks import register  # noqa: E402
 
@@ -28,6 +28,7 @@ def create_worker_app(runtime: Runtime | None = None) -> Celery:
     celery.jobline_runtime = runtime
     services.install(runtime)
     register(celery, Runner(runtime))
+    callbacks.register(celery, runtime)
 
     @signals.worker_process_init.connect(weak=False)
     def _fresh_pool(**_kw) -> None:

@@ -11,6 +11,7 @@ import time
 
 from shared.registry import QUEUES
 from shared.runtime import Runtime
+from workers.callbacks import dispatch_due as dispatch_due_callbacks
 
 log = logging.getLogger("jobline.beat")
 
@@ -41,7 +42,8 @@ class Maintainer:
             self.runtime.db.one("purge_idempotency_keys", ttl_s=s.idempotency_ttl_s)
             self._last_purge = time.monotonic()
         counts = {"dispatched": len(due), "redispatched": len(lost), "reaped": len(requeued),
-                  "failed": failed, "terminated": len(terminated)}
+                  "failed": failed, "terminated": len(terminated),
+                  "callbacks": dispatch_due_callbacks(self.runtime)}
         if any(counts.values()):
             log.info("beat: %s", counts)
         return counts

@@ -334,3 +334,9 @@ def test_offsets_beyond_postgres_range_are_normalised(client, auth):
     r = client.post("/v1/jobs", json={"type": "hello", "params": {"name": "tz"}, "start_at": "2000-01-01T00:00:00+16:00"},
                     headers=auth)
     assert r.status_code == 201 and r.get_json()["start_at"].startswith("1999-12-31T08:00:00")
+
+
+def test_callback_targets_urls_and_email_addresses(client, auth):
+    for target in ("https://hooks.example.com/done", "ops@example.com", "mailto:ops@example.com"):
+        r = client.post("/v1/jobs", json={"type": "hello", "params": {"name": "cb"}, "callback_url": target}, headers=auth)
+        assert r.status_code == 201 and r.get_json()["callback_url"] == target
