@@ -29,7 +29,8 @@ class Maintainer:
         s = self.runtime.settings
         # Jobs due before the next tick go out now with a countdown, so they start on time
         # rather than up to one tick late; the claim refuses a message that arrives early.
-        due = self.store.dispatch_due(lookahead_s=s.beat_interval_s)
+        # Two intervals, not one: a tick takes the interval plus its own work.
+        due = self.store.dispatch_due(lookahead_s=2 * s.beat_interval_s)
         lost = self.store.redispatch_lost(self._drained_queues(), s.redispatch_after_s)
         lost += self.store.redispatch_lost(list(QUEUES), s.visibility_timeout_s)
         requeued, failed = self.store.reap(s.reap_after_s)

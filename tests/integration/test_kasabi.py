@@ -1,0 +1,216 @@
+"""The Kasabi Jobs API (seed 004) at /kasabi: every documented request, and what its clients send."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import ROOT, wait_until
+from tests.support.datasets import make_dataset, reset_held_running
+
+pytestmark = pytest.mark.usefixtures("engine")
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.fixture
+def owner(client, make_account):
+    """(account, X_KASABI_APIKEY headers, dataset code with 4 triples)."""
+    account, key = make_account()
+    code = make_dataset(client, {"Authorization": f"Bearer {key}"}, triples=4)
+    return account, {"X_KASABI_APIKEY": key}, code
+
+
+def job_path(url: str) -> str:
+    return url.split("localhost", 1)[1]
+
+
+def poll(client, url, headers, until=("succeeded", "failed")):
+    """What pytassium does: GET the job resource until it reads a final status."""
+    return wait_until(lambda: (body := client.get(job_path(url), headers=headers).get_json())["status"] in until and body,
+                      timeout=60)
+
+
+def test_form_post_as_kasabi_rb_then_poll_until_succeeded(client, owner):
+    _account, key, code = owner
+    r = client.post(f"/kasabi/dataset/{code}/jobs", data={"jobType": "reset"}, headers=key)
+    assert r.status_code == 202 and r.mimetype == "text/plain"
+    url = r.get_data(as_text=True)
+    assert url == r.headers["Location"] and url.startswith(f"http://localhost/kasabi/dataset/{code}/jobs/")
+    body = poll(client, url, key)
+    assert set(body) == {"created", "startTime", "endTime", "status"} and body["status"] == "succeeded"
+    for field in ("created", "startTime", "endTime"):
+        assert datetime.strptime(body[field], "%Y-%m-%dT%H:%M:%SZ")
+    assert client.get(f"/kasabi/api/{code}/status", headers=key).get_json() == {"status": "draft", "storageMode": "read-write"}
+    assert client.get(f"/v1/datasets/{code}", headers={"Authorization": f"Bearer {key['X_KASABI_APIKEY']}"}).get_json()["triples"] == 0
+
+
+def test_json_post_as_pytassium_with_start_time_now(client, owner):
+    _account, key, code = owner
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # pytassium's default startTime
+    r = client.post(f"/kasabi/dataset/{code}/jobs", data=json.dumps({"jobType": "reset", "startTime": now}),
+                    headers={**key, "Content-Type": "application/json", "Accept": "*/*"})
+    assert r.status_code == 202
+    body = poll(client, r.headers["Location"], {**key, "Accept": "application/json"})
+    assert body["status"] == "succeeded" and body["startTime"] == now
+
+
+def test_start_time_in_the_future_is_scheduled_and_cancellable(client, owner):
+    _account, key, code = owner
+    later = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    r = client.post(f"/kasabi/dataset/{code}/jobs?apikey={key['X_KASABI_APIKEY']}",
+                    data={"jobType": "reset", "startTime": later})
+    assert r.status_code == 202
+    body = client.get(job_path(r.headers["Location"]), headers=key).get_json()
+    assert body["status"] == "scheduled" and body["startTime"] == later and body["endTime"] is None
+    job_id = r.headers["Location"].rsplit("/", 1)[1]
+    bearer = {"Authorization": f"Bearer {key['X_KASABI_APIKEY']}"}
+    assert client.post(f"/v1/jobs/{job_id}/cancel", headers=bearer).get_json()["status"] == "canceled"
+    body = client.get(job_path(r.headers["Location"]), headers=key).get_json()
+    assert body["status"] == "failed" and body["endTime"] is not None  # Kasabi has no "canceled"
+    assert client.get(f"/v1/datasets/{code}", headers=bearer).get_json()["triples"] == 4
+    # the document's example URL shape answers too
+    assert client.get(f"/kasabi/data/{code}/jobs/{job_id}", headers=key).get_json()["status"] == "failed"
+
+
+def test_start_time_in_the_past_runs_now(client, owner):
+    _account, key, code = owner
+    r = client.post(f"/kasabi/dataset/{code}/jobs", json={"jobType": "reset", "startTime": "2011-05-27T14:30:00Z"}, headers=key)
+    body = poll(client, r.headers["Location"], key)
+    assert body["status"] == "succeeded" and body["startTime"] == "2011-05-27T14:30:00Z"
+
+
+def test_export_job_type(client, owner):
+    _account, key, code = owner
+    r = client.post(f"/kasabi/dataset/{code}/jobs", data={"jobType": "export"}, headers=key)
+    assert poll(client, r.headers["Location"], key)["status"] == "succeeded"
+    job_id = r.headers["Location"].rsplit("/", 1)[1]
+    files = client.get(f"/v1/jobs/{job_id}/files", headers={"Authorization": f"Bearer {key['X_KASABI_APIKEY']}"}).get_json()
+    assert [f["name"] for f in files] == ["dump.nt"]
+
+
+def test_status_api_is_json_whatever_accept_and_read_only_during_a_reset(client, owner, runtime):
+    account, key, code = owner
+    for accept in ("application/json", "text/html", "*/*", "application/rdf+xml", None):
+        headers = {**key, **({"Accept": accept} if accept else {})}
+        r = client.get(f"/kasabi/api/{code}/status?output=json", headers=headers)
+        assert r.mimetype == "application/json" and r.get_json() == {"status": "draft", "storageMode": "read-write"}
+    with reset_held_running(runtime, account, code):
+        assert client.get(f"/kasabi/api/{code}/status", headers=key).get_json()["storageMode"] == "read-only"
+    assert client.get(f"/kasabi/api/{code}/status", headers=key).get_json()["storageMode"] == "read-write"
+    bearer = {"Authorization": f"Bearer {key['X_KASABI_APIKEY']}"}
+    client.patch(f"/v1/datasets/{code}", json={"status": "published"}, headers=bearer)
+    assert client.get(f"/kasabi/api/{code}/status", headers=key).get_json() == {"status": "published", "storageMode": "read-write"}
+
+
+@pytest.mark.parametrize("kwargs, reason", [
+    ({"data": {}}, "missing parameter jobType"),
+    ({"data": {"jobType": ""}}, "missing parameter jobType"),
+    ({"json": {"startTime": "2011-05-27T14:30:00Z"}}, "missing parameter jobType"),
+    ({"data": {"jobType": "explode"}}, "unknown jobType 'explode'"),
+    ({"json": {"jobType": ["reset"]}}, "unknown jobType"),
+    ({"data": {"jobType": "reset", "startTime": "tomorrow"}}, "startTime 'tomorrow' is not an ISO 8601"),
+    ({"json": {"jobType": "reset", "startTime": 1306506600}}, "startTime must be an ISO 8601"),
+    ({"data": "{not json", "headers": {"Content-Type": "application/json"}}, "neither form parameters nor a JSON object"),
+    ({"data": "[1, 2]", "headers": {"Content-Type": "application/json"}}, "must be an object"),
+])
+def test_bad_requests_are_400_plain_text_and_create_nothing(client, owner, kwargs, reason):
+    _account, key, code = owner
+    headers = {**key, **kwargs.pop("headers", {})}
+    r = client.post(f"/kasabi/dataset/{code}/jobs", headers=headers, **kwargs)
+    assert r.status_code == 400 and r.mimetype == "text/plain" and reason in r.get_data(as_text=True)
+    bearer = {"Authorization": f"Bearer {key['X_KASABI_APIKEY']}"}
+    assert client.get("/v1/jobs", headers=bearer).get_json()["jobs"] == []
+
+
+def test_only_the_owner_may_use_the_api(client, owner, make_account):
+    _account, key, code = owner
+    r = client.post(f"/kasabi/dataset/{code}/jobs", data={"jobType": "reset"}, headers=key)
+    url = job_path(r.headers["Location"])
+    other = {"X_KASABI_APIKEY": make_account()[1]}
+    for method, path, kw in [("post", f"/kasabi/dataset/{code}/jobs", {"data": {"jobType": "reset"}}),
+                             ("get", url, {}), ("get", f"/kasabi/api/{code}/status", {})]:
+        for headers in (other, {}, {"X_KASABI_APIKEY": "jl_deadbeef_nope"}):
+            r = getattr(client, method)(path, headers=headers, **kw)
+            assert r.status_code == 401 and r.mimetype == "text/plain", (method, path, headers)
+    assert "only the owner" in client.get(url, headers=other).get_data(as_text=True)
+    # a job of another dataset of the same owner is not this dataset's job
+    second = make_dataset(client, {"Authorization": f"Bearer {key['X_KASABI_APIKEY']}"})
+    assert client.get(url.replace(f"/dataset/{code}/", f"/dataset/{second}/"), headers=key).status_code == 404
+    for path in ("/kasabi/dataset/nope/jobs", "/kasabi/api/nope/status"):
+        r = client.get(path, headers=key) if "status" in path else client.post(path, data={"jobType": "reset"}, headers=key)
+        assert r.status_code == 404 and r.mimetype == "text/plain"
+    assert client.get(f"/kasabi/dataset/{code}/jobs/not-a-uuid", headers=key).status_code == 404
+    r = client.delete(f"/kasabi/dataset/{code}/jobs", headers=key)
+    assert r.status_code == 405 and r.mimetype == "text/plain"
+
+
+# -- through the real server: gunicorn drops underscore headers unless told not to ----------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def gunicorn(settings, tmp_path):
+    port = _free_port()
+    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT), "WEB_CONCURRENCY": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "-b", f"127.0.0.1:{port}",
+                             "api.wsgi:app"], cwd=ROOT, env=env, stdout=(tmp_path / "gunicorn.log").open("wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def up() -> bool:
+        try:
+            return request(port, "GET", "/healthz")[0] == 200
+        except OSError:
+            return False
+
+    try:
+        wait_until(up, timeout=60, interval=0.2)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def request(port: int, method: str, path: str, headers: dict | None = None, body: str | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read().decode()
+    finally:
+        conn.close()
+
+
+def test_x_kasabi_apikey_header_through_gunicorn(gunicorn, owner):
+    _account, key, code = owner
+    status, _h, body = request(gunicorn, "GET", f"/kasabi/api/{code}/status?output=json",
+                               {"X_KASABI_APIKEY": key["X_KASABI_APIKEY"], "Accept": "application/json"})
+    assert status == 200 and json.loads(body) == {"status": "draft", "storageMode": "read-write"}
+    status, headers, body = request(gunicorn, "POST", f"/kasabi/dataset/{code}/jobs",
+                                    {**key, "Content-Type": FORM}, "jobType=reset")
+    assert status == 202 and body == headers["Location"] and f":{gunicorn}/kasabi/dataset/{code}/jobs/" in body
+    path = body.split(f":{gunicorn}", 1)[1]
+    deadline = time.monotonic() + 60
+    while json.loads(request(gunicorn, "GET", path, key)[2])["status"] != "succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    status, _h, body = request(gunicorn, "GET", f"/kasabi/api/{code}/status?apikey={key['X_KASABI_APIKEY']}")
+    assert status == 200 and json.loads(body)["storageMode"] == "read-write"
+    status, _h, body = request(gunicorn, "GET", f"/kasabi/api/{code}/status")
+    assert status == 401 and "API key" in body
