@@ -1,0 +1,1 @@
+"""Helpers of the Dragon dialect (``api/dialects/dragon.py``): keys, statuses, inputs, streams."""
