@@ -6,7 +6,7 @@ import time
 
 from flask import Flask, g, request
 
-from api import apps, datasets, dialects, errors, files, jobs, ops, uploads
+from api import apps, datasets, dialects, errors, files, jobs, ops, uploads, usage
 from api.waiter import Waiter
 from shared.metrics import HTTP_SECONDS
 from shared.runtime import Runtime
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.register_blueprint(apps.blp)
     api.register_blueprint(datasets.blp)
     api.register_blueprint(uploads.blp)
+    api.register_blueprint(usage.blp)
     dialects.init_app(app, api)
     app.register_blueprint(ops.blp)
     errors.init_app(app)  # after Api(), so these handlers replace flask-smorest's

@@ -1,0 +1,1 @@
+"""Helpers of the Rekosearch dialect (``api/dialects/rekosearch.py``): request parsing, errors."""
