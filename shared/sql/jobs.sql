@@ -60,12 +60,13 @@ WITH j AS (
                     heartbeat_at = now(), worker = %(worker)s, progress = 0
     WHERE id = %(job_id)s AND status = ANY(%(sources)s::job_status[])
       AND (run_after IS NULL OR run_after <= now())
-    RETURNING *
+    RETURNING id, public_id, type, params, status, run, attempt, max_attempts, queue, priority,
+              worker, cancel_requested_at
 ), events AS (
     INSERT INTO job_events (job_id, type, status, run, data)
     SELECT id, 'claim', status, run, jsonb_build_object('attempt', attempt, 'worker', worker) FROM j
 )
-SELECT * FROM j;
+SELECT id, public_id, type, params, attempt, max_attempts, queue, priority, cancel_requested_at FROM j;
 
 -- job_claimability --
 SELECT status, run_after, extract(epoch FROM run_after - now()) AS wait_s FROM jobs WHERE id = %(job_id)s;
@@ -76,12 +77,12 @@ WITH j AS (
                     progress = CASE WHEN %(target)s = 'succeeded' THEN 1 ELSE progress END,
                     finished_at = now()
     WHERE id = %(job_id)s AND status = ANY(%(sources)s::job_status[]) AND worker = %(worker)s
-    RETURNING *
+    RETURNING id, status, run, error, attempt
 ), events AS (
     INSERT INTO job_events (job_id, type, status, run, data)
     SELECT id, %(event)s, status, run, jsonb_strip_nulls(jsonb_build_object('error', error, 'attempt', attempt)) FROM j
 )
-SELECT * FROM j;
+SELECT id, status FROM j;
 
 -- retry_job --
 WITH j AS (
