@@ -28,10 +28,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from shared.mlst import MISSING, ProfileSet, parse_profiles  # noqa: E402
+from tests.support.data import MLST  # noqa: E402
 from workers.analysis.goeburst import goeburst  # noqa: E402
 from workers.analysis.radial import radial  # noqa: E402
 
-DATA = Path("/work/shared/data/mlst")
+DATA = MLST
 REAL = {1000: "1000", 2000: "2000", 5000: "5000", 10000: "10000", 15000: "15000"}
 NAIVE_LIMIT = 8 << 30
 

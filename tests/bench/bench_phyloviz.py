@@ -36,10 +36,11 @@ from shared.mlst import parse_profiles  # noqa: E402
 from shared.phylo import Datasets  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from tests.bench.bench_goeburst import machine  # noqa: E402
+from tests.support.data import MLST  # noqa: E402
 from workers.analysis.goeburst import goeburst  # noqa: E402
 from workers.analysis.radial import radial, to_svg  # noqa: E402
 
-DATA = Path("/work/shared/data/mlst")
+DATA = MLST
 FILES = {1000: "phylodb_profiles_1000.tsv", 2000: "phylodb_profiles_2000.tsv",
          5000: "phylodb_profiles_5000.tsv", 10000: "phylodb_profiles_10000.tsv",
          15000: "phylodb_profiles_15000.tsv"}

@@ -6,7 +6,9 @@ import io
 import uuid
 from pathlib import Path
 
-DATA = Path("/work/shared/data/mlst")
+from tests.support.data import MLST
+
+DATA = MLST
 PYOGENES = DATA / "pyogenesST_onlinephyloviz.tsv"
 TERMINAL = ("succeeded", "failed", "canceled")
 

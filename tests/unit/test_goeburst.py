@@ -8,7 +8,6 @@ InferenceRepository.direct (recursive orientation).
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.mlst import MISSING, ProfileSet, parse_profiles
+from tests.support.data import MLST
 from workers.analysis.goeburst import Edge, Forest, goeburst
 
-DATA = Path("/work/shared/data/mlst")
+DATA = MLST
 
 
 def profiles(rows: dict[str, list[int]]) -> ProfileSet:

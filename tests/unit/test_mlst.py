@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.mlst import MISSING, ProfileError, ProfileSet, parse_isolates, parse_profiles
+from tests.support.data import MLST
 
-DATA = Path("/work/shared/data/mlst")
+DATA = MLST
 
 
 def test_parses_ids_loci_and_alleles_in_file_order() -> None:

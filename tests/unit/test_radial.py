@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,10 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.mlst import ProfileSet, parse_profiles
+from tests.support.data import MLST
 from workers.analysis.goeburst import Edge, Forest, Group, goeburst
 from workers.analysis.radial import Layout, Node, radial, to_svg
 
-DATA = Path("/work/shared/data/mlst")
+DATA = MLST
 SVG = "{http://www.w3.org/2000/svg}"
 
 
