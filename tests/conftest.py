@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pytest
 import redis
 
 from shared.settings import Settings
+from tests.support.net import free_port, wait_until  # noqa: F401 - wait_until is re-exported to tests
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUES = "default,images,analysis,maintenance,callbacks"
@@ -55,22 +55,14 @@ def servers(tmp_path_factory):
         base = Path(tempfile.mkdtemp(prefix="jobline-embedded-"))
         base.chmod(0o755)
         if not _pg_ok(pg):
-            started.append(embedded.start_postgres(base, port=_free_port()))
+            started.append(embedded.start_postgres(base, port=free_port()))
             pg = started[-1].url
         if not _redis_ok(rd):
-            started.append(embedded.start_redis(base, port=_free_port()))
+            started.append(embedded.start_redis(base, port=free_port()))
             rd = started[-1].url
     yield pg, rd
     for server in reversed(started):
         server.stop()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -206,13 +198,3 @@ def key(make_account) -> str:
 def auth(key) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
-
-def wait_until(predicate, timeout: float = 20, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)

@@ -14,7 +14,6 @@ import argparse
 import datetime
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,16 +32,11 @@ sys.path.insert(0, str(ROOT))
 
 from shared.migrate import upgrade  # noqa: E402
 from shared.settings import Settings  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
 
 ADMIN = os.environ.get("JOBLINE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("JOBLINE_BENCH_REDIS", "redis://127.0.0.1:6379/12")
 DEADLINE_S = 600
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Env:

@@ -40,20 +40,13 @@ if any(__import__("importlib").util.find_spec(m) is None for m in ("embedded_pos
 
 from shared import embedded  # noqa: E402
 from shared.migrate import upgrade  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
 
 FULL = os.environ.get("FAULT_SCALE") == "full"
 SCALE = {
     "storm_jobs": 2000 if FULL else 300, "kills": 20 if FULL else 4, "redis_jobs": 1000 if FULL else 300,
     "publish_kills": 100, "queued_cancel": 500 if FULL else 200, "idem_clients": 50,
 }
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cluster:

@@ -3,7 +3,6 @@
 import importlib.util
 import os
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 
@@ -23,12 +22,7 @@ from shared.embedded import (  # noqa: E402
     start_postgres,
     start_redis,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.net import free_port  # noqa: E402
 
 
 @pytest.fixture
@@ -65,7 +59,7 @@ def _start_both(base: Path, pg_port: int, rd_port: int) -> tuple[EmbeddedServer,
 
 
 def test_embedded_servers_persist_and_stop_cleanly(base_dir: Path) -> None:
-    pg_port, rd_port = _free_port(), _free_port()
+    pg_port, rd_port = free_port(), free_port()
     pg, rd = _start_both(base_dir, pg_port, rd_port)
     try:
         assert pg.url == f"postgresql://jobline@127.0.0.1:{pg_port}/jobline"
@@ -83,9 +77,9 @@ def test_embedded_servers_persist_and_stop_cleanly(base_dir: Path) -> None:
 
         # A second start on the same data dir must name the running pid, not connect to it.
         with pytest.raises(EmbeddedError, match=f"pid {pg.process.pid}"):
-            start_postgres(base_dir, _free_port())
+            start_postgres(base_dir, free_port())
         with pytest.raises(EmbeddedError, match=f"pid {rd.process.pid}"):
-            start_redis(base_dir, _free_port())
+            start_redis(base_dir, free_port())
     finally:
         _stop_and_assert_gone(rd, pg)
 

