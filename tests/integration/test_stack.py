@@ -92,3 +92,17 @@ def test_up_from_nothing_stop_warm_and_start_again():
     done = requests.get(f"{again.url}/v1/jobs/{job['id']}?wait=30", headers=auth).json()
     assert done["status"] == "succeeded" and done["attempt"] == 1  # finished by the warm shutdown, not lost
     again.stop()
+
+
+def test_a_set_but_unreachable_server_fails_fast_and_clearly(tmp_path):
+    """A set DATABASE_URL / REDIS_URL is used as is: no embedded fallback, a clear message."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": f"postgresql://nobody@127.0.0.1:{free_port()}/x",
+           "REDIS_URL": "redis://127.0.0.1:6379/0"}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "shared.cli", "up", "--data-dir", str(tmp_path / "d"),
+                           "--port", str(free_port()), "--no-demo"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert "PostgreSQL at DATABASE_URL is unreachable" in done.stderr
+    assert time.monotonic() - started < 30
+    assert not (tmp_path / "d" / "postgres").exists()  # no embedded server was started instead
