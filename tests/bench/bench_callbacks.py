@@ -26,19 +26,10 @@ sys.path.insert(0, str(ROOT))
 from shared.callbacks import send_webhook, signed_headers  # noqa: E402
 from shared.fetch import Policy  # noqa: E402
 from tests.support.callbacks import Receiver, Stack, wait_for  # noqa: E402
+from tests.support.machine import cpu_model  # noqa: E402
 
 PG = os.environ.get("JOBLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("JOBLINE_TEST_REDIS", "redis://127.0.0.1:6379/13")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def pct(values: list[float], q: float) -> float:

@@ -15,7 +15,6 @@ import argparse
 import datetime
 import io
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -36,6 +35,7 @@ from shared.datasets import DatasetService, _CopySource  # noqa: E402
 from shared.migrate import upgrade  # noqa: E402
 from shared.runtime import Runtime  # noqa: E402
 from shared.settings import Settings  # noqa: E402
+from tests.support.machine import cpu_model  # noqa: E402
 
 ADMIN = os.environ.get("JOBLINE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("JOBLINE_BENCH_REDIS", "redis://127.0.0.1:6379/12")
@@ -43,9 +43,7 @@ DEADLINE_S = 600
 
 
 def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    return f"{os.cpu_count()} CPU, {model}, {datetime.date.today().isoformat()}"
+    return f"{os.cpu_count()} CPU, {cpu_model()}, {datetime.date.today().isoformat()}"
 
 
 class Env:

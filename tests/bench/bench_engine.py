@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from shared.migrate import upgrade  # noqa: E402
 from shared.settings import Settings  # noqa: E402
+from tests.support.machine import cpu_model  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 
 ADMIN = os.environ.get("JOBLINE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -248,8 +249,7 @@ def children(pid: int) -> list[int]:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+    return f"{os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}"
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from shared.mlst import MISSING, ProfileSet, parse_profiles  # noqa: E402
 from tests.support.data import MLST  # noqa: E402
+from tests.support.machine import cpu_model  # noqa: E402
 from workers.analysis.goeburst import goeburst  # noqa: E402
 from workers.analysis.radial import radial  # noqa: E402
 
@@ -124,14 +125,7 @@ def run(path: str, lvs: int, kind: str) -> dict:
 
 
 def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (
         f"{datetime.datetime.now().isoformat(timespec='seconds')} | nproc {os.cpu_count()} | "

@@ -21,6 +21,7 @@ import redis
 import requests
 
 from shared.settings import Settings
+from tests.support.machine import cpu_model
 from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,15 +30,7 @@ REDIS = os.environ.get("JOBLINE_TEST_REDIS", "redis://127.0.0.1:6379/13")
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{datetime.now():%Y-%m-%d %H:%M}, nproc={os.cpu_count()}, {cpu}, Python {platform.python_version()}"
+    return f"{datetime.now():%Y-%m-%d %H:%M}, nproc={os.cpu_count()}, {cpu_model()}, Python {platform.python_version()}"
 
 
 def percentile(values: list[float], p: float) -> float:
