@@ -119,7 +119,7 @@ class AppService:
         if not all(isinstance(k, str) and isinstance(v, str) and v for k, v in input_map.items()):
             raise BadRequest("input_map maps input keys to parameter names (strings)")
         try:  # defaults may be partial (inputs complete them) but must not be wrong
-            self.rt.registry[type].params().load(params, partial=True)
+            self.rt.registry[type].schema.load(params, partial=True)
         except ValidationError as exc:
             raise BadRequest(f"invalid default parameters for job type {type!r}",
                              errors=flatten_errors(exc.messages, "json", "params")) from None

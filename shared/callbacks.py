@@ -181,7 +181,9 @@ class Deliveries:
     # -- publishing --------------------------------------------------------------------
     def publish(self, ids: Iterable[int]) -> int:
         """Publish one attempt per id; never raises (beat publishes again what got lost)."""
-        sent, celery = 0, self.runtime.celery
+        sent, celery, ids = 0, self.runtime.celery, list(ids)
+        if not ids:
+            return 0
         try:
             with celery.producer_or_acquire() as producer:
                 for delivery_id in ids:

@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -87,7 +87,7 @@ class JobService:
             raise BadRequest("params must be an object", errors=[{
                 "name": f"{field_prefix}params", "location": "json", "description": "Not a valid mapping type."}])
         try:
-            clean = jt.params().load(params)
+            clean = jt.schema.load(params)
         except ValidationError as exc:
             errors = flatten_errors(exc.messages, "json", f"{field_prefix}params")
             raise BadRequest(f"invalid parameters for job type {type!r}", errors=errors) from None
@@ -97,6 +97,11 @@ class JobService:
 
     def create(self, account: Account, specs: Sequence[JobSpec]) -> list[Row]:
         """Insert ``specs`` in one transaction, then publish the queued ones."""
+        if account.max_in_flight is None:  # nothing to check first: the INSERT is the transaction
+            self._check_batch(specs)
+            rows = self.store.insert_alone(account.id, [vars(s) for s in specs])
+            self.publish(rows)
+            return rows
         with self.creating(account, specs) as (_cur, rows):
             pass
         return rows
@@ -133,17 +138,20 @@ class JobService:
         self.publish(rows)
         return status, body
 
-    def _insert(self, cur, account: Account, specs: Sequence[JobSpec], key: str | None) -> list[Row]:
+    def _check_batch(self, specs: Sequence[JobSpec]) -> None:
         if not specs:
             raise BadRequest("no jobs to create")
         if len(specs) > self.settings.max_batch:
             raise BadRequest(f"at most {self.settings.max_batch} jobs per request")
+
+    def _insert(self, cur, account: Account, specs: Sequence[JobSpec], key: str | None) -> list[Row]:
+        self._check_batch(specs)
         if account.max_in_flight is not None:
             cur.execute("SELECT id FROM accounts WHERE id = %(id)s FOR UPDATE", {"id": account.id})
             cur.execute(queries["count_in_flight"], {"account_id": account.id})
             if cur.fetchone()["n"] + len(specs) > account.max_in_flight:
                 raise LimitReached(f"the account's limit of {account.max_in_flight} jobs in flight is reached")
-        return self.store.insert(cur, account.id, [asdict(s) for s in specs], key)
+        return self.store.insert(cur, account.id, [vars(s) for s in specs], key)
 
     def publish(self, rows: Sequence[Row]) -> None:
         for r in rows:

@@ -10,6 +10,7 @@ import importlib
 import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 from marshmallow import Schema
 
@@ -26,6 +27,11 @@ class JobType:
     soft_time_limit: float = 300.0  # seconds; the handler sees a timeout error
     time_limit: float = 330.0  # seconds; the worker process is killed
     max_attempts: int = 3
+
+    @cached_property
+    def schema(self) -> Schema:
+        """One instance of ``params``, reused: building a schema costs more than a load."""
+        return self.params()
 
     def __post_init__(self) -> None:
         if self.queue not in QUEUES:

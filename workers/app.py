@@ -27,8 +27,9 @@ def create_worker_app(runtime: Runtime | None = None) -> Celery:
     celery = runtime.celery
     celery.jobline_runtime = runtime
     services.install(runtime)
-    register(celery, Runner(runtime))
-    callbacks.register(celery, runtime)
+    runner = Runner(runtime)
+    register(celery, runner)
+    callbacks.register(celery, runtime, runner)
 
     @signals.worker_process_init.connect(weak=False)
     def _fresh_pool(**_kw) -> None:

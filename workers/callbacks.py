@@ -1,7 +1,7 @@
 """The callback task (queue ``callbacks``), and publishing it as soon as a job finishes.
 
-A worker that finishes a job publishes that job's delivery at once (``task_postrun`` of
-``run_job``: no change to the runner needed). Whatever finishes elsewhere (a cancel through
+A worker that finishes a job publishes that job's delivery at once (a ``Runner.on_finished``
+hook, so a job that shares its message is not held back by the others). Whatever finishes elsewhere (a cancel through
 the API, the reaper), retries that come due and messages lost on the way are published by
 beat (``dispatch_due``, one step of ``Maintainer.tick``). A duplicate message is harmless:
 an attempt starts only by claiming the delivery in PostgreSQL.
@@ -11,26 +11,22 @@ from __future__ import annotations
 
 import logging
 
-from celery import Celery, signals
+from celery import Celery
 
 from shared.apps import callback_payload
 from shared.callbacks import DELIVER_CALLBACK, Deliveries
-from shared.celery_app import RUN_JOB
 from shared.errors import DatabaseUnavailable
 from shared.runtime import Runtime
-from shared.states import TERMINAL
+from workers.runner import Runner
 
 log = logging.getLogger("jobline.callbacks")
-
-#: What ``Runner.run`` returns when the job reached a terminal state.
-FINISHED = frozenset(s.value for s in TERMINAL)
 
 
 def deliveries(runtime: Runtime) -> Deliveries:
     return Deliveries(runtime, callback_payload)
 
 
-def register(celery: Celery, runtime: Runtime) -> None:
+def register(celery: Celery, runtime: Runtime, runner: Runner) -> None:
     service = deliveries(runtime)
     soft = runtime.settings.callback_timeout_s * 4 + 20  # connect + send + read, or an SMTP dialogue
 
@@ -43,14 +39,11 @@ def register(celery: Celery, runtime: Runtime) -> None:
             log.warning("database unavailable; callback %s will be retried", delivery_id)
             return "db-unavailable"
 
-    @signals.task_postrun.connect(weak=False)
-    def _publish_after_finish(task=None, args=None, retval=None, **_kw) -> None:
-        if getattr(task, "name", None) != RUN_JOB or retval not in FINISHED or not args:
-            return
-        try:
-            service.dispatch_for_job(int(args[0]))
-        except Exception:  # noqa: BLE001 - beat publishes it within a tick
-            log.warning("could not publish the callback of job %s now; beat will", args[0], exc_info=True)
+    def publish_now(job_id: int, row: dict) -> None:  # if it fails, beat publishes within a tick
+        if row.get("callback", True):
+            service.dispatch_for_job(job_id)
+
+    runner.on_finished.append(publish_now)
 
 
 def dispatch_due(runtime: Runtime) -> int:

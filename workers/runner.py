@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -21,10 +22,11 @@ from celery.exceptions import SoftTimeLimitExceeded
 from shared.dispatch import Message
 from shared.errors import DatabaseUnavailable, JobCanceled, JobError, TransientError
 from shared.fetch import fetch
+from shared.jobstore import Row
 from shared.logs import current_job
 from shared.metrics import JOB_RUN_SECONDS, JOBS_FINISHED
 from shared.runtime import Runtime
-from workers import services
+from workers import limits, services
 from workers.context import JobContext
 
 log = logging.getLogger("jobline.worker")
@@ -80,6 +82,8 @@ class Runner:
         self.store = runtime.store
         self._handlers: dict[str, Callable[[JobContext], Any]] = {}
         self.heartbeat = Heartbeat(runtime)
+        #: Called with a job's id and row once this worker recorded its terminal state.
+        self.on_finished: list[Callable[[int, Row], None]] = []
 
     def handler(self, type_name: str) -> Callable[[JobContext], Any]:
         if type_name not in self._handlers:
@@ -87,18 +91,22 @@ class Runner:
             self._handlers[type_name] = getattr(importlib.import_module(module), attr)
         return self._handlers[type_name]
 
-    def run(self, job_id: int, worker: str) -> str:
+    def run_pack(self, job_ids: list[int], worker: str) -> list[str]:
+        """Run the jobs of one message in order; a shared message arms each job's soft limit."""
+        return [self.run(job_id, worker, own_limit=len(job_ids) > 1) for job_id in job_ids]
+
+    def run(self, job_id: int, worker: str, own_limit: bool = False) -> str:
         """Run job ``job_id`` if this message wins the claim; return what happened."""
         job = self.store.claim(job_id, worker)
         if job is None:
             return self._lost_claim(job_id)
         token = current_job.set(str(job["public_id"]))
         try:
-            return self._run_claimed(job, worker)
+            return self._run_claimed(job, worker, own_limit)
         finally:
             current_job.reset(token)
 
-    def _run_claimed(self, job: dict, worker: str) -> str:
+    def _run_claimed(self, job: dict, worker: str, own_limit: bool) -> str:
         job_id = job["id"]
         jlog = logging.LoggerAdapter(log, {"attempt": job["attempt"]})
         cancel = threading.Event()
@@ -118,11 +126,12 @@ class Runner:
                          lambda url: fetch(url, self.runtime.fetch_policy))
         self.heartbeat.track(job_id, worker, cancel)
         started = time.monotonic()
+        guard = limits.soft_limit(self.runtime.registry[job["type"]].soft_time_limit) if own_limit else nullcontext()
         try:
-            with JOB_RUN_SECONDS.labels(job["type"]).time():
+            with JOB_RUN_SECONDS.labels(job["type"]).time(), guard:
                 result = self.handler(job["type"])(ctx)
         except JobCanceled:
-            if self._record(self.store.cancel_running, job_id, worker, "cooperative"):
+            if self._finish(self.store.cancel_running, job_id, worker, "cooperative"):
                 JOBS_FINISHED.labels(job["type"], "canceled").inc()
             return "canceled"
         except SoftTimeLimitExceeded:
@@ -137,7 +146,7 @@ class Runner:
             return self._failed(job, worker, f"{type(exc).__name__}: {exc}", jlog)
         finally:
             self.heartbeat.untrack(job_id)
-        if self._record(self.store.succeed, job_id, worker, result) is None:
+        if self._finish(self.store.succeed, job_id, worker, result) is None:
             return "gone"  # deleted, or reaped and handed to another worker meanwhile
         JOBS_FINISHED.labels(job["type"], "succeeded").inc()
         jlog.debug("succeeded in %.3f s", time.monotonic() - started)
@@ -155,7 +164,7 @@ class Runner:
 
     def _failed(self, job: dict, worker: str, error: str, jlog: logging.LoggerAdapter) -> str:
         jlog.warning("failed: %s", error)
-        if self._record(self.store.fail, job["id"], worker, error):
+        if self._finish(self.store.fail, job["id"], worker, error):
             JOBS_FINISHED.labels(job["type"], "failed").inc()
         return "failed"
 
@@ -170,6 +179,17 @@ class Runner:
             jlog.info("transient error, retry in %.1f s: %s", delay, error)
             self.runtime.dispatcher.publish([Message(job["id"], job["queue"], job["priority"], delay, job["type"])])
         return "retry"
+
+    def _finish(self, verb: Callable[..., Any], job_id: int, *args: Any) -> Any:
+        """Record a terminal outcome; once recorded, tell the ``on_finished`` hooks."""
+        row = self._record(verb, job_id, *args)
+        if row is not None:
+            for hook in self.on_finished:
+                try:
+                    hook(job_id, row)
+                except Exception:  # noqa: BLE001 - beat catches up on whatever a hook missed
+                    log.warning("on_finished hook failed for job %s", job_id, exc_info=True)
+        return row
 
     def _record(self, verb: Callable[..., Any], *args: Any) -> Any:
         """Record an outcome, waiting out a short PostgreSQL outage instead of losing it."""

@@ -74,15 +74,18 @@ SELECT status, run_after, extract(epoch FROM run_after - now()) AS wait_s FROM j
 -- finish_job --
 WITH j AS (
     UPDATE jobs SET status = %(target)s, result = %(result)s, error = %(error)s,
-                    progress = CASE WHEN %(target)s = 'succeeded' THEN 1 ELSE progress END,
+                    progress = CASE WHEN %(target)s::job_status = 'succeeded' THEN 1 ELSE progress END,
                     finished_at = now()
     WHERE id = %(job_id)s AND status = ANY(%(sources)s::job_status[]) AND worker = %(worker)s
-    RETURNING id, status, run, error, attempt
+    RETURNING id, status, run, error, attempt,
+              -- whether the callback trigger (migration 0003) may have queued a delivery
+              callback_url IS NOT NULL OR app_id IS NOT NULL OR EXISTS (
+                  SELECT 1 FROM accounts a WHERE a.id = jobs.account_id AND a.default_callback_url <> '') AS callback
 ), events AS (
     INSERT INTO job_events (job_id, type, status, run, data)
     SELECT id, %(event)s, status, run, jsonb_strip_nulls(jsonb_build_object('error', error, 'attempt', attempt)) FROM j
 )
-SELECT id, status FROM j;
+SELECT id, status, callback FROM j;
 
 -- retry_job --
 WITH j AS (

@@ -70,3 +70,51 @@ def test_list_keys_follow_kombu_priority_steps():
     assert list_key("", "default", 0) == "default"
     assert list_key("p:", "default", 9) == "p:default" + Channel.sep + "9"
     assert list_key("", "images", 4) == "images" + Channel.sep + "3"
+
+
+def _capture(settings: Settings) -> tuple[Dispatcher, list]:
+    sink: list = []
+    d = Dispatcher(settings, default_registry())
+    d.__dict__["redis"] = type("R", (), {"pipeline": lambda self, transaction: FakePipe(sink)})()
+    return d, sink
+
+
+def _ids(raw: str) -> list[int]:
+    return json.loads(base64.b64decode(json.loads(raw)["body"]))[0]
+
+
+def test_small_batches_get_a_message_per_job():
+    d, sink = _capture(Settings())
+    assert d.publish([Message(i, "default", 0, 0, "hello") for i in range(64)]) == 64
+    assert [_ids(raw) for _key, raw in sink] == [[i] for i in range(64)]
+
+
+def test_large_batches_share_messages_up_to_the_limit():
+    d, sink = _capture(Settings(jobs_per_message=16))
+    assert d.publish([Message(i, "default", 0, 0, "hello") for i in range(500)]) == 500
+    packs = [_ids(raw) for _key, raw in sink]
+    assert len(packs) == 63 and {len(p) for p in packs[:-1]} == {8}
+    assert sorted(i for p in packs for i in p) == list(range(500))
+    header = json.loads(sink[0][1])["headers"]
+    assert header["timelimit"] == [60 * 8, None]  # the pack's hard limit; the runner keeps each soft one
+    d, sink = _capture(Settings(jobs_per_message=16))
+    d.publish([Message(i, "default", 0, 0, "hello") for i in range(5000)])
+    assert max(len(_ids(raw)) for _key, raw in sink) == 16
+
+
+def test_only_alike_jobs_due_now_share_a_message():
+    d, sink = _capture(Settings(jobs_per_message=16))
+    batch = [Message(i, "default", i % 2, 0, "hello") for i in range(400)]  # two priorities
+    batch += [Message(1000 + i, "default", 0, 5.0, "hello") for i in range(200)]  # with a countdown
+    d.publish(batch)
+    packs = [_ids(raw) for _key, raw in sink]
+    assert sorted(i for p in packs for i in p) == sorted(m.job_id for m in batch)
+    for p in packs:
+        assert len({i % 2 for i in p}) == 1 or all(i >= 1000 for i in p)
+        assert len(p) == 1 or all(i < 1000 for i in p)
+
+
+def test_one_job_per_message_when_configured():
+    d, sink = _capture(Settings(jobs_per_message=1))
+    d.publish([Message(i, "default", 0, 0, "hello") for i in range(500)])
+    assert len(sink) == 500

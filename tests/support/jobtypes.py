@@ -66,4 +66,6 @@ JOB_TYPES = [
     JobType("test.sleep", "default", SleepParams, "tests.support.jobtypes:sleep",
             "Sleeps in steps, reporting progress; can fail, crash or be flaky on demand.",
             soft_time_limit=20, time_limit=25, max_attempts=3),
+    JobType("test.brief", "default", SleepParams, "tests.support.jobtypes:sleep",
+            "test.sleep with a 1 s soft limit.", soft_time_limit=1, time_limit=30, max_attempts=1),
 ]
