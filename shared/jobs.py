@@ -24,6 +24,7 @@ from shared.db import Database
 from shared.dispatch import Dispatcher, Message
 from shared.errors import BadRequest, Conflict, IdempotencyMismatch, LimitReached, NotFound
 from shared.files import FileService
+from shared.groupcommit import GroupCommit
 from shared.jobstore import JobStore, Row
 from shared.metrics import JOBS_CREATED
 from shared.queries import queries
@@ -73,6 +74,7 @@ class JobService:
         self.dispatcher = dispatcher
         self.registry = registry
         self.settings = settings
+        self._group = GroupCommit(self._commit_group)
 
     # -- creating ---------------------------------------------------------------------
 
@@ -99,12 +101,26 @@ class JobService:
         """Insert ``specs`` in one transaction, then publish the queued ones."""
         if account.max_in_flight is None:  # nothing to check first: the INSERT is the transaction
             self._check_batch(specs)
-            rows = self.store.insert_alone(account.id, [vars(s) for s in specs])
-            self.publish(rows)
-            return rows
+            return self._group.submit([dict(vars(s), account_id=account.id) for s in specs])
         with self.creating(account, specs) as (_cur, rows):
             pass
         return rows
+
+    def _commit_group(self, batches: list[Sequence[dict[str, Any]]]) -> list[list[Row]]:
+        """One INSERT and one publish for the creates of several requests (``GroupCommit``)."""
+        jobs_in_order = [job for jobs in batches for job in jobs]
+        rows = self.store.insert_alone(jobs_in_order)
+        # Rows come back in insertion order (ids are drawn as the sorted rows are inserted);
+        # each request gets its own slice, so make sure no row could go to another account.
+        if len(rows) != len(jobs_in_order) or any(
+                r["account_id"] != j["account_id"] or r["type"] != j["type"] for r, j in zip(rows, jobs_in_order, strict=False)):
+            raise RuntimeError("inserted rows do not line up with the requests of the group")
+        self.publish(rows)
+        out, start = [], 0
+        for jobs in batches:
+            out.append(rows[start:start + len(jobs)])
+            start += len(jobs)
+        return out
 
     @contextmanager
     def creating(self, account: Account, specs: Sequence[JobSpec]) -> Iterator[tuple[Any, list[Row]]]:

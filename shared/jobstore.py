@@ -34,10 +34,9 @@ def _messages(rows: list[Row]) -> list[Message]:
     return [Message(r["id"], r["queue"], r["priority"], r["countdown"], r["type"]) for r in rows]
 
 
-def _insert_params(account_id: int, jobs: Sequence[dict[str, Any]], idempotency_key: str | None) -> dict[str, Any]:
+def _insert_params(jobs: Sequence[dict[str, Any]], idempotency_key: str | None) -> dict[str, Any]:
     payload = [dict(job, ord=i) for i, job in enumerate(jobs)]
-    return {"account_id": account_id, "jobs": json.dumps(payload, default=_json_default),
-            "idempotency_key": idempotency_key}
+    return {"jobs": json.dumps(payload, default=_json_default), "idempotency_key": idempotency_key}
 
 
 class JobStore:
@@ -48,12 +47,13 @@ class JobStore:
 
     def insert(self, cur, account_id: int, jobs: Sequence[dict[str, Any]], idempotency_key: str | None) -> list[Row]:
         """Insert a batch in one statement inside the caller's transaction ``cur``."""
-        cur.execute(queries["insert_jobs"], _insert_params(account_id, jobs, idempotency_key))
+        cur.execute(queries["insert_jobs"], _insert_params([dict(j, account_id=account_id) for j in jobs], idempotency_key))
         return cur.fetchall()
 
-    def insert_alone(self, account_id: int, jobs: Sequence[dict[str, Any]]) -> list[Row]:
-        """Insert a batch as a statement of its own: atomic without BEGIN/COMMIT, and prepared."""
-        return self.db.all("insert_jobs", **_insert_params(account_id, jobs, None))
+    def insert_alone(self, jobs: Sequence[dict[str, Any]]) -> list[Row]:
+        """Insert jobs (each naming its ``account_id``) as a statement of its own: atomic
+        without BEGIN/COMMIT, and prepared. Rows come back in the order given."""
+        return self.db.all("insert_jobs", **_insert_params(jobs, None))
 
     def get(self, account_id: int, public_id: str) -> Row | None:
         return self.db.one("get_job", account_id=account_id, public_id=public_id)

@@ -7,13 +7,13 @@ WITH new AS (
     INSERT INTO jobs (account_id, type, params, status, queue, priority, max_attempts,
                       start_at, run_after, queued_at, dispatched_at, callback_url, metadata,
                       idempotency_key)
-    SELECT %(account_id)s, j.type, j.params,
+    SELECT j.account_id, j.type, j.params,
            CASE WHEN j.start_at > now() THEN 'scheduled' ELSE 'queued' END::job_status,
            j.queue, j.priority, j.max_attempts, j.start_at, j.start_at,
            CASE WHEN j.start_at > now() THEN NULL ELSE now() END,
            CASE WHEN j.start_at > now() THEN NULL ELSE now() END,
            j.callback_url, coalesce(j.metadata, '{}'), %(idempotency_key)s
-    FROM jsonb_to_recordset(%(jobs)s::jsonb) AS j(ord int, type text, params jsonb, queue text,
+    FROM jsonb_to_recordset(%(jobs)s::jsonb) AS j(ord int, account_id bigint, type text, params jsonb, queue text,
          priority smallint, max_attempts int, start_at timestamptz, callback_url text, metadata jsonb)
     ORDER BY j.ord
     RETURNING *

@@ -15,14 +15,20 @@ from shared.settings import Settings
 
 
 class FakePipe:
-    def __init__(self, sink):
-        self.sink = sink
+    """Records LPUSHes; LLEN answers ``depth`` for the first list of a queue, 0 for the rest."""
+
+    def __init__(self, sink, depth=0):
+        self.sink, self.depth, self.lens = sink, depth, []
 
     def lpush(self, key, value):
         self.sink.append((key, value))
 
+    def llen(self, key):
+        self.lens.append(self.depth if not self.lens else 0)
+
     def execute(self):
-        pass
+        lens, self.lens = self.lens, []
+        return lens
 
 
 def celery_envelope(settings: Settings, queue: str, priority: int, countdown: float | None):
@@ -72,10 +78,10 @@ def test_list_keys_follow_kombu_priority_steps():
     assert list_key("", "images", 4) == "images" + Channel.sep + "3"
 
 
-def _capture(settings: Settings) -> tuple[Dispatcher, list]:
+def _capture(settings: Settings, depth: int = 0) -> tuple[Dispatcher, list]:
     sink: list = []
     d = Dispatcher(settings, default_registry())
-    d.__dict__["redis"] = type("R", (), {"pipeline": lambda self, transaction: FakePipe(sink)})()
+    d.__dict__["redis"] = type("R", (), {"pipeline": lambda self, transaction: FakePipe(sink, depth)})()
     return d, sink
 
 
@@ -118,3 +124,15 @@ def test_one_job_per_message_when_configured():
     d, sink = _capture(Settings(jobs_per_message=1))
     d.publish([Message(i, "default", 0, 0, "hello") for i in range(500)])
     assert len(sink) == 500
+
+
+def test_behind_a_backlog_even_a_few_jobs_share_a_message():
+    d, sink = _capture(Settings(jobs_per_message=16), depth=62)  # room for 2 more messages
+    d.publish([Message(i, "default", 0, 0, "hello") for i in range(6)])
+    assert [_ids(raw) for _key, raw in sink] == [[0, 1, 2], [3, 4, 5]]
+    d, sink = _capture(Settings(jobs_per_message=16), depth=500)
+    d.publish([Message(i, "default", 0, 0, "hello") for i in range(6)])
+    assert [_ids(raw) for _key, raw in sink] == [[0, 1, 2, 3, 4, 5]]
+    d, sink = _capture(Settings(jobs_per_message=16), depth=500)
+    d.publish([Message(0, "default", 0, 0, "hello")])
+    assert [_ids(raw) for _key, raw in sink] == [[0]]
