@@ -34,7 +34,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         },
     )
     app.extensions["jobline"] = runtime
-    app.extensions["jobline_waiter"] = Waiter(runtime.settings.database_url)
+    waiter = app.extensions["jobline_waiter"] = Waiter(runtime.settings.database_url)
+    waiter.on_auth_change.append(runtime.accounts.forget_keys)
+    runtime.accounts.cache_live = lambda: waiter.healthy
+    waiter.start()
     api = errors.JoblineApi(app)
     app.extensions["jobline_api"] = api
     api.register_blueprint(jobs.blp)

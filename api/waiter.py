@@ -2,6 +2,8 @@
 
 One LISTEN connection per API process receives ``job_events`` notifications (sent by a
 trigger when an event row commits) and sets the events of the requests watching that job.
+It also receives ``jobline_auth`` notices (a key or an account changed) for the
+``on_auth_change`` hooks: the key cache of ``shared.accounts`` is live only while it listens.
 A waiter registers before it reads the job's state, so no wake-up is lost in between. If
 the LISTEN connection is down, waiters fall back to re-reading once a second.
 """
@@ -23,6 +25,7 @@ from shared.jobstore import Row
 
 log = logging.getLogger("jobline.waiter")
 CHANNEL = "job_events"
+AUTH_CHANNEL = "jobline_auth"
 FALLBACK_POLL_S = 1.0
 
 
@@ -48,6 +51,11 @@ class Waiter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self.on_auth_change: list[Callable[[], None]] = []
+
+    def start(self) -> None:
+        """Listen from now on (it also starts on the first watch)."""
+        self._ensure_listener()
 
     def _ensure_listener(self) -> None:
         if self._thread is None or self._pid != os.getpid():
@@ -93,9 +101,10 @@ class Waiter:
                 conn = connect_raw(self.dsn)
                 conn.autocommit = True
                 with conn.cursor() as cur:
-                    cur.execute(f"LISTEN {CHANNEL}")
+                    cur.execute(f"LISTEN {CHANNEL}; LISTEN {AUTH_CHANNEL}")
+                self._auth_changed()  # notices may have been missed while we were away
                 self.healthy, pause = True, 0.5
-                self._wake_all()  # events may have been missed while we were away
+                self._wake_all()  # events too
                 while True:
                     if select.select([conn], [], [], 30)[0]:
                         conn.poll()
@@ -112,9 +121,17 @@ class Waiter:
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
 
+    def _auth_changed(self) -> None:
+        for hook in self.on_auth_change:
+            hook()
+
     def _dispatch(self, notifies) -> None:
+        if any(n.channel == AUTH_CHANNEL for n in notifies):
+            self._auth_changed()
         with self._lock:
             for n in notifies:
+                if n.channel == AUTH_CHANNEL:
+                    continue
                 job_id = int(n.payload.partition(":")[0])
                 for w in self._watches.get(job_id, ()):
                     w.event.set()

@@ -3,6 +3,11 @@
 Keys look like ``jl_<prefix>_<secret>``: the prefix (kept in clear) finds the row in one
 indexed lookup, the digest of the whole key is compared in constant time. Keys carry 192
 bits of randomness, so a fast hash is enough (no password-stretching needed).
+
+An API process remembers what a key digest authenticated to, but only while it listens to
+``jobline_auth``: a trigger (migration 0008) notifies every change to a key or to an
+account's grants, and the cache is dropped on each notice, when the listener reconnects,
+and in the process that revokes. That saved a query on every request.
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,9 +65,25 @@ def referer_allowed(referer: str | None, allowed: tuple[str, ...]) -> bool:
     return any(host == a.lower() or host.endswith("." + a.lower()) for a in allowed)
 
 
+#: A remembered key is re-read after this long even without a notice.
+AUTH_CACHE_TTL_S = 300.0
+AUTH_CACHE_MAX = 10_000
+
+
 class Accounts:
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: Whether change notices are being received; the cache is used only while true.
+        self.cache_live: Callable[[], bool] = lambda: False
+        self._cache: dict[bytes, tuple[float, Account]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def forget_keys(self) -> None:
+        """Drop every remembered key (a change notice arrived, or notices may have been missed)."""
+        with self._lock:
+            self._cache = {}
+            self._generation += 1
 
     def create(self, name: str, role: str = "user", referers: list[str] | None = None,
                max_in_flight: int | None = None) -> Account:
@@ -81,6 +105,7 @@ class Accounts:
 
     def update(self, name: str, referers: list[str] | None = None, max_in_flight: int | None = None) -> Account:
         row = self.db.one("update_account", name=name, referers=referers, max_in_flight=max_in_flight)
+        self.forget_keys()
         if row is None:
             raise NotFound(f"no account named {name!r}")
         return Account.from_row(row)
@@ -99,18 +124,34 @@ class Accounts:
         return self.db.all("list_keys", account_id=account.id)
 
     def revoke_key(self, prefix: str) -> None:
-        if self.db.one("revoke_key", prefix=prefix) is None:
+        row = self.db.one("revoke_key", prefix=prefix)
+        self.forget_keys()
+        if row is None:
             raise NotFound(f"no active key with prefix {prefix!r}")
 
     def authenticate(self, key: str, referer: str | None = None) -> Account:
         """The account a presented key belongs to, or ``Unauthorized``/``Forbidden``."""
-        prefix = split_key(key.strip())
-        row = self.db.one("find_key", prefix=prefix) if prefix else None
-        if row is None or row["revoked_at"] is not None or not hmac.compare_digest(
-            bytes(row["digest"]), _digest(key.strip())
-        ):
-            raise Unauthorized("invalid or revoked API key")
-        account = Account.from_row(row, key_kind=row["kind"])
-        if row["kind"] == "public" and not referer_allowed(referer, account.referers):
+        digest = _digest(key.strip())
+        live = self.cache_live()
+        hit = self._cache.get(digest) if live else None
+        if hit is not None and hit[0] > time.monotonic():
+            account = hit[1]
+        else:
+            generation = self._generation
+            account = self._lookup(key, digest)
+            if live:
+                with self._lock:
+                    if generation == self._generation:  # no notice arrived while we read
+                        if len(self._cache) >= AUTH_CACHE_MAX:
+                            self._cache = {}
+                        self._cache[digest] = (time.monotonic() + AUTH_CACHE_TTL_S, account)
+        if account.key_kind == "public" and not referer_allowed(referer, account.referers):
             raise Forbidden("this public key is valid only with a whitelisted Referer")
         return account
+
+    def _lookup(self, key: str, digest: bytes) -> Account:
+        prefix = split_key(key.strip())
+        row = self.db.one("find_key", prefix=prefix) if prefix else None
+        if row is None or row["revoked_at"] is not None or not hmac.compare_digest(bytes(row["digest"]), digest):
+            raise Unauthorized("invalid or revoked API key")
+        return Account.from_row(row, key_kind=row["kind"])
