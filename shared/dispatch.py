@@ -89,15 +89,21 @@ class Dispatcher:
 
     def depth(self, queue: str) -> int:
         """Messages waiting on ``queue`` (all priorities), re-read at most every 0.25 s."""
+        return self.depths([queue])[queue]
+
+    def depths(self, queues: Iterable[str]) -> dict[str, int]:
+        """``depth`` of several queues, the stale ones re-read in one pipeline."""
         now = time.monotonic()
-        at, depth = self._depths.get(queue, (0.0, 0))
-        if now - at > DEPTH_TTL_S:
+        stale = [q for q in queues if now - self._depths.get(q, (0.0, 0))[0] > DEPTH_TTL_S]
+        if stale:
             pipe = self.redis.pipeline(transaction=False)
-            for step in PRIORITY_STEPS:
-                pipe.llen(list_key(self.settings.redis_prefix, queue, step))
-            depth = sum(pipe.execute())
-            self._depths[queue] = (now, depth)
-        return depth
+            for queue in stale:
+                for step in PRIORITY_STEPS:
+                    pipe.llen(list_key(self.settings.redis_prefix, queue, step))
+            lens = pipe.execute()
+            for i, queue in enumerate(stale):
+                self._depths[queue] = (now, sum(lens[i * len(PRIORITY_STEPS):(i + 1) * len(PRIORITY_STEPS)]))
+        return {q: self._depths[q][1] for q in queues}
 
     def envelope(self, pack: list[Message], kombu_priority: int) -> str:
         """One ``run_job`` message for the jobs of ``pack`` (all of one queue, priority, type).

@@ -57,9 +57,7 @@ class Maintainer:
         duplicates. A job unclaimed past the visibility timeout is re-published anyway.
         """
         try:
-            with self.runtime.celery.connection_for_read() as conn:
-                channel = conn.default_channel
-                return [q for q in QUEUES if channel._size(q) == 0]
+            return [q for q, n in self.runtime.dispatcher.depths(QUEUES).items() if n == 0]
         except Exception:  # noqa: BLE001 - broker away: nothing to publish to anyway
             log.warning("broker unreachable; skipping re-dispatch this tick", exc_info=True)
             return []

@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -171,6 +172,17 @@ def wait_all(dsn: str, since: int, n: int) -> None:
         time.sleep(0.05)
 
 
+def drain(dsn: str) -> None:
+    """Wait until no job is waiting or running."""
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM jobs WHERE status IN ('scheduled', 'queued', 'running')")
+            if cur.fetchone()[0] == 0:
+                return
+        time.sleep(0.2)
+
+
 def check_events(dsn: str, since: int, n: int) -> bool:
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM job_events e JOIN jobs j ON j.id = e.job_id WHERE j.id > %s "
@@ -294,11 +306,21 @@ def main() -> None:
                      f"{single / bare:.2f}"))
         ids = [requests.post(f"{url}/v1/jobs", json={"type": "hello", "params": {"name": "g"}},
                              headers={"Authorization": f"Bearer {key}"}).json()["id"] for _ in range(32)]
-        rps, p50, p99 = latency(url, key, "POST", None)
-        rows.append(("POST /v1/jobs, 32 clients, offered 500 req/s", f"{rps:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms", ""))
         rps, p50, p99 = latency(url, key, "GET", lambda c, i: f"/v1/jobs/{ids[c]}")
         rows.append(("GET /v1/jobs/{id}, 32 clients, offered 500 req/s", f"{rps:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms", ""))
-        time.sleep(5)  # let the queue drain before measuring idleness
+        rps, p50, p99 = latency(url, key, "POST", None)
+        rows.append(("POST /v1/jobs, 32 clients, offered 500 req/s, workers running them", f"{rps:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms", ""))
+        drain(env.dsn)
+        worker = env.procs[1].pid  # its own session: the group is the worker and its pool
+        os.killpg(worker, signal.SIGSTOP)
+        try:
+            rps, p50, p99 = latency(url, key, "POST", None)
+        finally:
+            os.killpg(worker, signal.SIGCONT)
+        rows.append(("POST /v1/jobs, 32 clients, offered 500 req/s, workers paused (API alone)",
+                     f"{rps:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms", ""))
+        drain(env.dsn)  # idle means idle: every job finished first
+        time.sleep(3)
         pids = [p.pid for p in env.procs]
         before = cpu_seconds(pids)
         time.sleep(args.idle_s)
