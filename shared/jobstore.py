@@ -137,3 +137,7 @@ class JobStore:
 
     def terminate_canceled(self, grace_s: float, limit: int = 500) -> list[Row]:
         return self.db.all("terminate_canceled", grace_s=grace_s, limit=limit, **_move(states.CANCEL))
+
+    def redispatch_published_with(self, queue: str, dispatched_at: datetime) -> list[Message]:
+        """Jobs still queued that went out in the same dispatch as a terminated one."""
+        return _messages(self.db.all("redispatch_published_with", queue=queue, dispatched_at=dispatched_at))

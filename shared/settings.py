@@ -21,7 +21,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("JOBLINE_MAX_BODY_BYTES", "max_body_bytes", "Largest request body accepted (413 above)."),
     ("JOBLINE_MAX_WAIT_S", "max_wait_s", "Cap on `?wait=N` and blocking calls, in seconds."),
     ("JOBLINE_PREFETCH", "prefetch", "Celery worker prefetch multiplier (messages reserved per process)."),
-    ("JOBLINE_JOBS_PER_MESSAGE", "jobs_per_message", "Most jobs of one batch that share a Celery message (1: one each). A batch is first spread over 64 messages."),
+    ("JOBLINE_JOBS_PER_MESSAGE", "jobs_per_message", "Most jobs that share a Celery message (1: one each); jobs share only once their queue holds 64 waiting messages."),
     ("JOBLINE_VISIBILITY_TIMEOUT_S", "visibility_timeout_s", "Redis visibility timeout: an unacked message is redelivered after this."),
     ("JOBLINE_REDISPATCH_AFTER_S", "redispatch_after_s", "A queued job unclaimed this long has its message published again."),
     ("JOBLINE_HEARTBEAT_S", "heartbeat_s", "How often a running job's worker writes its heartbeat."),

@@ -39,6 +39,9 @@ class Maintainer:
         for row in terminated:
             if row["worker"]:
                 self.runtime.celery.control.revoke(row["worker"], terminate=True, signal="SIGKILL")
+                # Its message may have carried other jobs, which now have none.
+                if row["dispatched_at"] is not None:
+                    self.runtime.dispatcher.publish(self.store.redispatch_published_with(row["queue"], row["dispatched_at"]))
         if time.monotonic() - self._last_purge > PURGE_EVERY_S:
             self.runtime.db.one("purge_idempotency_keys", ttl_s=s.idempotency_ttl_s)
             self._last_purge = time.monotonic()

@@ -252,12 +252,29 @@ WITH stuck AS (
 ), j AS (
     UPDATE jobs SET status = %(target)s, finished_at = now()
     FROM stuck WHERE jobs.id = stuck.id
-    RETURNING jobs.id, jobs.run, jobs.worker
+    RETURNING jobs.id, jobs.run, jobs.worker, jobs.queue, jobs.dispatched_at
 ), events AS (
     INSERT INTO job_events (job_id, type, status, run, data)
     SELECT id, 'cancel', 'canceled', run, jsonb_build_object('how', 'terminated after grace period') FROM j
 )
-SELECT id, worker FROM j;
+SELECT id, worker, queue, dispatched_at FROM j;
+
+-- redispatch_published_with --
+-- A terminated task may have carried other jobs (a shared message): publish again every
+-- job still queued from the same dispatch (same queue, same dispatched_at). A duplicate
+-- message is harmless: the claim refuses it.
+WITH mates AS (
+    SELECT id FROM jobs
+    WHERE status = 'queued' AND queue = %(queue)s AND dispatched_at = %(dispatched_at)s
+    FOR UPDATE SKIP LOCKED
+), j AS (
+    UPDATE jobs SET dispatched_at = now() FROM mates WHERE jobs.id = mates.id
+    RETURNING jobs.id, jobs.type, jobs.queue, jobs.priority, jobs.run
+), events AS (
+    INSERT INTO job_events (job_id, type, status, run, data)
+    SELECT id, 'redispatch', 'queued', run, jsonb_build_object('reason', 'its message was terminated') FROM j
+)
+SELECT id, type, queue, priority, 0.0::float AS countdown FROM j;
 
 -- get_jobs_by_ids --
 SELECT * FROM jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id;

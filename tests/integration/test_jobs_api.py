@@ -71,19 +71,6 @@ def test_batch_of_1000_in_one_request(client, auth, runtime):
     assert last["result"] == "Hello n999"
 
 
-def test_jobs_sharing_a_message_keep_their_own_soft_limit(client, auth, runtime):
-    """A batch of 130 goes out as packs of 3 (64 messages first); one slow job times out alone."""
-    jobs = [{"type": "test.brief", "params": {"seconds": 0, "steps": 1}} for _ in range(130)]
-    jobs[64] = {"type": "test.brief", "params": {"seconds": 3, "steps": 3}}
-    made = create(client, auth, {"jobs": jobs}).get_json()["jobs"]
-    done = [client.get(f"/v1/jobs/{j['id']}?wait=30", headers=auth).get_json() for j in made]
-    assert [j["status"] for j in done].count("succeeded") == 129, [j["error"] for j in done if j["error"]]
-    assert done[64]["status"] == "failed" and done[64]["error"] == "timed out after 1 s"
-    workers = [e["data"]["worker"] for j in made
-               for e in client.get(f"/v1/jobs/{j['id']}/events", headers=auth).get_json() if e["type"] == "claim"]
-    assert len(set(workers)) < len(workers)  # jobs did share messages
-
-
 def test_batch_over_the_limit_is_refused(client, auth, settings):
     body = {"jobs": [{"type": "hello", "params": {"name": "x"}}] * (settings.max_batch + 1)}
     r = create(client, auth, body)
