@@ -87,6 +87,21 @@ class Dispatcher:
             out += [group[i:i + size] for i in range(0, len(group), size)]
         return out
 
+    def reserved_job_ids(self) -> set[int]:
+        """Jobs whose message a worker holds (prefetched or running, not yet acked).
+
+        kombu keeps each such message in the ``unacked`` hash until it is acked; a job in
+        there is not lost, however long it has waited in a worker's buffer."""
+        ids: set[int] = set()
+        for value in self.redis.hvals(f"{self.settings.redis_prefix}{Channel.unacked_key}"):
+            try:
+                raw = json.loads(value)[0]
+                if raw["headers"]["task"] == RUN_JOB:
+                    ids.update(int(i) for i in json.loads(base64.b64decode(raw["body"]))[0])
+            except (ValueError, KeyError, IndexError, TypeError):
+                continue  # not one of ours
+        return ids
+
     def depth(self, queue: str) -> int:
         """Messages waiting on ``queue`` (all priorities), re-read at most every 0.25 s."""
         return self.depths([queue])[queue]

@@ -124,10 +124,13 @@ class JobStore:
     def dispatch_due(self, lookahead_s: float, limit: int = 1000) -> list[Message]:
         return _messages(self.db.all("dispatch_due", lookahead_s=lookahead_s, limit=limit, **_move(states.DISPATCH)))
 
-    def redispatch_lost(self, queues: list[str], after_s: float, limit: int = 1000) -> list[Message]:
+    def redispatch_lost(self, queues: list[str], after_s: float, reserved: set[int] | frozenset[int] = frozenset(),
+                        limit: int = 1000) -> list[Message]:
+        """Queued jobs unclaimed for ``after_s`` whose message no worker holds (``reserved``)."""
         if not queues:
             return []
-        return _messages(self.db.all("redispatch_lost", queues=queues, after_s=after_s, limit=limit))
+        return _messages(self.db.all("redispatch_lost", queues=queues, after_s=after_s,
+                                     reserved=sorted(reserved), limit=limit))
 
     def reap(self, after_s: float, limit: int = 500) -> tuple[list[Message], int]:
         """Requeue running jobs whose heartbeat stopped while attempts remain; fail the rest."""

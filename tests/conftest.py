@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from shared.settings import Settings
+from tests.support.callbacks import Receiver
 from tests.support.net import free_port, wait_until  # noqa: F401 - wait_until is re-exported to tests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,3 +199,10 @@ def key(make_account) -> str:
 def auth(key) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
+
+@pytest.fixture(scope="module")
+def receiver():
+    """A callback receiver on 127.0.0.1 (daemon threads), one per test module."""
+    r = Receiver()
+    yield r
+    r.close()

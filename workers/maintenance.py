@@ -31,8 +31,9 @@ class Maintainer:
         # rather than up to one tick late; the claim refuses a message that arrives early.
         # Two intervals, not one: a tick takes the interval plus its own work.
         due = self.store.dispatch_due(lookahead_s=2 * s.beat_interval_s)
-        lost = self.store.redispatch_lost(self._drained_queues(), s.redispatch_after_s)
-        lost += self.store.redispatch_lost(list(QUEUES), s.visibility_timeout_s)
+        reserved = self._reserved()
+        lost = self.store.redispatch_lost(self._drained_queues(), s.redispatch_after_s, reserved)
+        lost += self.store.redispatch_lost(list(QUEUES), s.visibility_timeout_s, reserved)
         requeued, failed = self.store.reap(s.reap_after_s)
         self.runtime.dispatcher.publish(due + lost + requeued)
         terminated = self.store.terminate_canceled(s.cancel_grace_s)
@@ -51,6 +52,13 @@ class Maintainer:
         if any(counts.values()):
             log.info("beat: %s", counts)
         return counts
+
+    def _reserved(self) -> set[int]:
+        """Jobs in messages workers hold: waiting in a worker's buffer is not being lost."""
+        try:
+            return self.runtime.dispatcher.reserved_job_ids()
+        except Exception:  # noqa: BLE001 - broker away: nothing is re-published this tick anyway
+            return set()
 
     def _drained_queues(self) -> list[str]:
         """Queues with no message waiting on the broker.

@@ -195,6 +195,7 @@ WITH lost AS (
     WHERE status = 'queued' AND queue = ANY(%(queues)s)
       AND dispatched_at < now() - %(after_s)s * interval '1 second'
       AND (run_after IS NULL OR run_after < now() - %(after_s)s * interval '1 second')
+      AND NOT id = ANY(%(reserved)s::bigint[])
     ORDER BY dispatched_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED

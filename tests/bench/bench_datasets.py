@@ -2,8 +2,8 @@
 
     python tests/bench/bench_datasets.py [--triples 1000000] [--jobs 1000] [--spread 4] [--concurrency 4]
 
-Runs here, on loopback: a fresh database on the local PostgreSQL, a key prefix on the local
-Redis, real `celery worker` and `celery beat` processes (as tests/conftest.py starts them).
+Runs here, on loopback (``tests/support/benchstack.py``): a fresh database on the local
+PostgreSQL, a key prefix on the local Redis, real `celery worker` and `celery beat` processes.
 Loads go through `DatasetService.load` in this process (the API caps request bodies;
 the service is what it calls). Bounded: every wait has a deadline; processes are stopped
 and the database dropped at the end, also on failure.
@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import io
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -25,77 +22,27 @@ from dataclasses import replace
 from pathlib import Path
 
 import psycopg2
-import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from shared import rdf  # noqa: E402
 from shared.datasets import DatasetService, _CopySource  # noqa: E402
-from shared.migrate import upgrade  # noqa: E402
 from shared.runtime import Runtime  # noqa: E402
 from shared.settings import Settings  # noqa: E402
-from tests.support.machine import cpu_model  # noqa: E402
+from tests.support.benchstack import BenchStack, machine  # noqa: E402
 
-ADMIN = os.environ.get("JOBLINE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS = os.environ.get("JOBLINE_BENCH_REDIS", "redis://127.0.0.1:6379/12")
 DEADLINE_S = 600
 
 
-def machine() -> str:
-    return f"{os.cpu_count()} CPU, {cpu_model()}, {datetime.date.today().isoformat()}"
-
-
-class Env:
-    def __init__(self, concurrency: int) -> None:
-        self.name = f"jobline_bench_ds_{uuid.uuid4().hex[:8]}"
-        self.admin(f'CREATE DATABASE "{self.name}"')
-        self.dsn = ADMIN.rsplit("/", 1)[0] + "/" + self.name
-        upgrade(self.dsn)
-        self.prefix = f"bench-ds-{uuid.uuid4().hex[:6]}:"
-        self.settings = Settings(database_url=self.dsn, redis_url=REDIS, redis_prefix=self.prefix, log_level="WARNING",
-                                 storage_url=f"file:///tmp/jobline-bench-{self.name}", heartbeat_s=1)
-        self.concurrency = concurrency
-        self.procs: list[subprocess.Popen] = []
-
-    def admin(self, sql: str) -> None:
-        conn = psycopg2.connect(ADMIN)
-        conn.autocommit = True
-        conn.cursor().execute(sql)
-        conn.close()
-
-    def celery(self, *args: str) -> None:
-        env = {**os.environ, **self.settings.to_env(), "PYTHONPATH": str(ROOT)}
-        self.procs.append(subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.app", *args], cwd=ROOT, env=env,
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-
-    def start_engine(self, beat_interval_s: float | None = None) -> None:
-        self.stop()
-        if beat_interval_s:
-            self.settings = replace(self.settings, beat_interval_s=beat_interval_s)
-        self.celery("worker", "-Q", "maintenance,default", "-c", str(self.concurrency), "--without-mingle",
-                    "--without-gossip", "-l", "warning")
-        self.celery("beat", "-S", "workers.beat:JoblineScheduler", "--pidfile=", "-l", "warning")
-
-    def stop(self) -> None:
-        for p in self.procs:
-            p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.procs.clear()
-
-    def drop(self) -> None:
-        r = redis.Redis.from_url(REDIS)
-        for key in r.scan_iter(match=f"{self.prefix}*"):
-            r.delete(key)
-        self.admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+def start_engine(stack: BenchStack, concurrency: int, beat_interval_s: float | None = None) -> None:
+    """(Re)start a worker on the queues datasets use, and beat (with its tick changed, if asked)."""
+    stack.stop("worker")
+    stack.stop("beat")
+    if beat_interval_s:
+        stack.settings = replace(stack.settings, beat_interval_s=beat_interval_s)
+    stack.worker("maintenance,default", concurrency)
+    stack.beat()
 
 
 def until(predicate, what: str, interval: float = 0.005):
@@ -222,22 +169,20 @@ def main() -> None:
     args = ap.parse_args()
     global ARGS
     ARGS = args
-    env = Env(args.concurrency)
-    rt = Runtime.build(replace(env.settings))
-    try:
-        account = rt.accounts.create(f"bench-{uuid.uuid4().hex[:6]}")
-        load = bench_load(rt, account, args.triples)
-        env.start_engine()
-        time.sleep(3)  # worker boot, outside the measurements
-        reset = bench_reset(rt, account)
-        late = bench_lateness(rt, account, args.jobs, args.spread, "default")
-        env.start_engine(args.fast_beat)
-        time.sleep(3)
-        fast = bench_lateness(rt, account, args.jobs, args.spread, "fast")
-    finally:
-        env.stop()
-        rt.db.close()
-        env.drop()
+    with BenchStack(heartbeat_s=1) as stack:
+        rt = Runtime.build(replace(stack.settings))
+        try:
+            account = rt.accounts.create(f"bench-{uuid.uuid4().hex[:6]}")
+            load = bench_load(rt, account, args.triples)
+            start_engine(stack, args.concurrency)
+            time.sleep(3)  # worker boot, outside the measurements
+            reset = bench_reset(rt, account)
+            late = bench_lateness(rt, account, args.jobs, args.spread, "default")
+            start_engine(stack, args.concurrency, args.fast_beat)
+            time.sleep(3)
+            fast = bench_lateness(rt, account, args.jobs, args.spread, "fast")
+        finally:
+            rt.db.close()
     n = args.triples
     rows = [
         ("load N-Triples (parse + COPY + dedupe + index)", f"{load['load_s']:.2f} s", f"{n / load['load_s']:,.0f} triples/s"),

@@ -26,7 +26,6 @@ import argparse
 import io
 import os
 import resource
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -40,10 +39,10 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support import images  # noqa: E402
 from tests.support.benchstack import BenchStack, machine, percentile  # noqa: E402
+from tests.support.machine import cpu_seconds, process_tree  # noqa: E402
 from workers import imaging  # noqa: E402
 
 _DATA: list[bytes] = []
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def plain_pillow(index: int) -> int:
@@ -81,25 +80,14 @@ def baseline(data: list[bytes], count: int, processes: int, work=handler_pillow)
     return rate, cpu / (count + processes * 2)
 
 
-def _cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
 def service_cpu(stack: BenchStack) -> dict[int, float]:
     """CPU seconds so far of every process serving this stack: gunicorn and celery (masters
     and children) and the PostgreSQL backends connected to its database (Redis, shared
     with other users of the server, is left out)."""
-    pids = [p.pid for p in stack.procs.values()]
-    for parent in list(pids):
-        out = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout
-        pids += [int(x) for x in out.split()]
+    pids = [pid for p in stack.procs.values() for pid in process_tree(p.pid)]
     pids += [int(row[0]) for row in stack.query(
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
-    return {pid: _cpu(pid) for pid in pids}
+    return {pid: cpu_seconds([pid]) for pid in pids}
 
 
 def through_service(stack: BenchStack, key: str, sources: list[dict]) -> tuple[float, float, int]:

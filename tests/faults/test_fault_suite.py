@@ -216,14 +216,6 @@ def report(what: str, **numbers) -> None:
     print(f"faults: {what}: " + ", ".join(f"{k}={v}" for k, v in numbers.items()))
 
 
-@pytest.fixture
-def receiver():
-    """A callback receiver on 127.0.0.1 (daemon threads), shut down when the test ends."""
-    r = Receiver()
-    yield r
-    r.close()
-
-
 def check_callbacks(cluster: Cluster, receiver: Receiver, path: str, ids: list[str], killed: set[int],
                     timeout: float = 120) -> dict[str, int]:
     """Every job's callback arrived, and exactly one delivery (webhook-id) per job.

@@ -15,16 +15,9 @@ from email import message_from_bytes
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.support.callbacks import Receiver, SmtpSink, Stack, free_port, wait_for
+from tests.support.callbacks import SmtpSink, Stack, free_port, wait_for
 
 MAX_AGE_S = 6
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture(scope="module")

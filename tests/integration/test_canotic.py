@@ -21,20 +21,12 @@ from shared.client import ApiError, Client
 from shared.errors import BadRequest
 from shared.fetch import Policy
 from tests.conftest import wait_until
-from tests.support.callbacks import Receiver
 
 pytestmark = pytest.mark.usefixtures("engine")
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 CREATED_KEYS = ["job_id", "created_at", "callback_url", "app_id", "status", "input", "metadata"]
 DONE_KEYS = ["job_id", "completed_at", "created_at", "callback_url", "app_id", "status", "callback_succeeded",
              "input", "output", "metadata"]
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture(scope="module")

@@ -136,3 +136,20 @@ def test_behind_a_backlog_even_a_few_jobs_share_a_message():
     d, sink = _capture(Settings(jobs_per_message=16), depth=500)
     d.publish([Message(0, "default", 0, 0, "hello")])
     assert [_ids(raw) for _key, raw in sink] == [[0]]
+
+
+def test_jobs_in_messages_workers_hold_count_as_reserved(settings):
+    """What kombu keeps in its ``unacked`` hash (prefetched or running messages)."""
+    import redis
+
+    d = Dispatcher(settings, default_registry())
+    r = redis.Redis.from_url(settings.redis_url)
+    key = f"{settings.redis_prefix}unacked"
+    pack = json.loads(d.envelope([Message(i, "default", 0, 0, "hello") for i in (11, 12, 13)], 9))
+    other = dict(pack, headers=dict(pack["headers"], task="someone.else"))
+    r.hset(key, mapping={"tag-1": json.dumps([pack, "", "default"]), "tag-2": json.dumps([other, "", "default"]),
+                         "tag-3": "not json"})
+    try:
+        assert d.reserved_job_ids() == {11, 12, 13}
+    finally:
+        r.delete(key)

@@ -95,10 +95,15 @@ class BenchStack:
                 time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not come up; see {self.tmp / (name + '.log')}")
 
-    def worker(self, queues: str, concurrency: int, name: str = "worker") -> None:
-        self.spawn(name, [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", queues,
+    def worker(self, queues: str, concurrency: int, name: str = "worker", app: str = "workers.app", **env: str) -> None:
+        """A ``celery worker`` (of Jobline's app unless ``app`` names another, e.g. a baseline's)."""
+        self.spawn(name, [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queues,
                           "-c", str(concurrency), "-n", f"{name}-{uuid.uuid4().hex[:4]}@%h", "--without-mingle",
-                          "--without-gossip", "-l", "warning"])
+                          "--without-gossip", "-l", "warning"], **env)
+
+    def beat(self, name: str = "beat") -> None:
+        self.spawn(name, [sys.executable, "-m", "celery", "-A", "workers.app", "beat", "-S",
+                          "workers.beat:JoblineScheduler", "--pidfile=", "-l", "warning"])
 
     def stop(self, name: str, timeout: float = 20) -> None:
         proc = self.procs.pop(name, None)
