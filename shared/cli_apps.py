@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from shared.cli_client import UsageError, _handler, _print, parse_params
+from shared.cli_client import UsageError, _handler, _print, parse_params, printing
 from shared.client import Client
 
 
@@ -24,23 +24,15 @@ def parse_map(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
-@_handler
-def cmd_apps_create(args: argparse.Namespace, jl: Client) -> int:
-    _print(jl.create_app(args.name, args.type, parse_params(args.params_json, args.param),
-                         callback_url=args.callback_url, input_map=parse_map(args.input_map)))
-    return 0
+cmd_apps_create = printing(lambda args, jl: jl.create_app(
+    args.name, args.type, parse_params(args.params_json, args.param),
+    callback_url=args.callback_url, input_map=parse_map(args.input_map)))
 
 
-@_handler
-def cmd_apps_list(args: argparse.Namespace, jl: Client) -> int:
-    _print(jl.list_apps())
-    return 0
+cmd_apps_list = printing(lambda args, jl: jl.list_apps())
 
 
-@_handler
-def cmd_apps_get(args: argparse.Namespace, jl: Client) -> int:
-    _print(jl.get_app(args.app_id))
-    return 0
+cmd_apps_get = printing(lambda args, jl: jl.get_app(args.app_id))
 
 
 @_handler
@@ -50,10 +42,7 @@ def cmd_apps_delete(args: argparse.Namespace, jl: Client) -> int:
     return 0
 
 
-@_handler
-def cmd_deliveries(args: argparse.Namespace, jl: Client) -> int:
-    _print(jl.deliveries(args.id))
-    return 0
+cmd_deliveries = printing(lambda args, jl: jl.deliveries(args.id))
 
 
 @_handler

@@ -85,6 +85,16 @@ def _handler(fn: Callable[[argparse.Namespace, Client], int]) -> Callable[[argpa
     return run
 
 
+def printing(call: Callable[[argparse.Namespace, Client], Any]) -> Callable[[argparse.Namespace], int]:
+    """A command that prints what ``call(args, client)`` returns, as JSON."""
+
+    def run(args: argparse.Namespace, jl: Client) -> int:
+        _print(call(args, jl))
+        return 0
+
+    return _handler(run)
+
+
 def parse_params(params_json: str | None, pairs: list[str] | None) -> dict[str, Any]:
     """``--params-json`` as the base, then each ``--param k=v`` (v as JSON when it is valid JSON)."""
     params: dict[str, Any] = {}
@@ -139,10 +149,7 @@ def cmd_submit(args: argparse.Namespace, jl: Client) -> int:
     return 0 if args.wait is None else _outcome(job)
 
 
-@_handler
-def cmd_get(args: argparse.Namespace, jl: Client) -> int:
-    _print(jl.get(args.id, wait=args.wait))
-    return 0
+cmd_get = printing(lambda args, jl: jl.get(args.id, wait=args.wait))
 
 
 @_handler
@@ -159,16 +166,10 @@ def cmd_wait(args: argparse.Namespace, jl: Client) -> int:
     return _follow(jl, args.id, args.timeout)
 
 
-@_handler
-def cmd_cancel(args: argparse.Namespace, jl: Client) -> int:
-    _print(jl.cancel(args.id))
-    return 0
+cmd_cancel = printing(lambda args, jl: jl.cancel(args.id))
 
 
-@_handler
-def cmd_restart(args: argparse.Namespace, jl: Client) -> int:
-    _print(jl.restart(args.id))
-    return 0
+cmd_restart = printing(lambda args, jl: jl.restart(args.id))
 
 
 @_handler
@@ -188,10 +189,7 @@ def cmd_events(args: argparse.Namespace, jl: Client) -> int:
     return 0
 
 
-@_handler
-def cmd_types(args: argparse.Namespace, jl: Client) -> int:
-    _print(jl.job_types())
-    return 0
+cmd_types = printing(lambda args, jl: jl.job_types())
 
 
 def _seconds(text: str) -> float:
