@@ -32,8 +32,12 @@ def _uploads() -> Uploads:
 
 @blp.route("/uploads", methods=["POST"])
 @blp.response(201, UploadOut)
-@blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
-    "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}})
+@blp.doc(requestBody={"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                       "properties": {"file": {"type": "string", "format": "binary"}}}},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+    "*/*": {"schema": {"type": "string", "format": "binary"},
+            "description": "Any other type: the raw body is the file, its Content-Type the file's."}}})
 def create_upload():
     """Upload a source file (multipart `file`, or a raw body)"""
     account = authenticate()
