@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.extensions["jobline"] = runtime
     waiter = app.extensions["jobline_waiter"] = Waiter(runtime.settings.database_url)
     waiter.on_auth_change.append(runtime.accounts.forget_keys)
-    runtime.accounts.cache_live = lambda: waiter.healthy
+    runtime.accounts.cache_live = lambda: waiter.hears_auth_changes
     waiter.start()
     api = errors.JoblineApi(app)
     app.extensions["jobline_api"] = api

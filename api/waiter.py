@@ -1,8 +1,8 @@
 """Waking requests that wait on jobs, without polling and without holding a pooled connection.
 
-One LISTEN connection per API process receives ``job_events`` notifications (sent by a
+A LISTEN connection per API process receives ``job_events`` notifications (sent by a
 trigger when an event row commits) and sets the events of the requests watching that job.
-It also receives ``jobline_auth`` notices (a key or an account changed) for the
+Another receives ``jobline_auth`` notices (a key or an account changed) for the
 ``on_auth_change`` hooks: the key cache of ``shared.accounts`` is live only while it listens.
 A waiter registers before it reads the job's state, so no wake-up is lost in between. If
 the LISTEN connection is down, waiters fall back to re-reading once a second.
@@ -43,31 +43,82 @@ class Watch:
         return woken
 
 
-class Waiter:
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
+class Listener:
+    """A thread with its own connection that LISTENs on ``channel`` and hands each batch of
+    notices to ``deliver``; it reconnects forever, calling ``changed`` when it comes up or
+    goes down (notices may have been missed). Started on first ``start()`` in a process."""
+
+    def __init__(self, dsn: str, channel: str, deliver: Callable[[list], None], changed: Callable[[], None]) -> None:
+        self.dsn, self.channel, self.deliver, self.changed = dsn, channel, deliver, changed
         self.healthy = False
-        self._watches: dict[int, set[Watch]] = defaultdict(set)
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
         self._pid = 0
-        self.on_auth_change: list[Callable[[], None]] = []
 
     def start(self) -> None:
-        """Listen from now on (it also starts on the first watch)."""
-        self._ensure_listener()
-
-    def _ensure_listener(self) -> None:
-        if self._thread is None or self._pid != os.getpid():
+        if self._pid != os.getpid():
             with self._lock:
-                if self._thread is None or self._pid != os.getpid():
+                if self._pid != os.getpid():  # first use in this process (or after a fork)
                     self._pid = os.getpid()
-                    self._thread = threading.Thread(target=self._listen, name="jobline-listen", daemon=True)
-                    self._thread.start()
+                    threading.Thread(target=self._listen, name=f"jobline-listen-{self.channel}", daemon=True).start()
+
+    def _listen(self) -> None:
+        pause = 0.5
+        while True:
+            try:
+                conn = connect_raw(self.dsn)
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute(f"LISTEN {self.channel}")
+                self.changed()  # before healthy: nothing may be trusted from while we were away
+                self.healthy, pause = True, 0.5
+                while True:
+                    if select.select([conn], [], [], 30)[0]:
+                        conn.poll()
+                        self.deliver(conn.notifies)
+                        conn.notifies.clear()
+                    else:
+                        with conn.cursor() as cur:
+                            cur.execute("SELECT 1")  # notice a dead connection
+            except (DatabaseUnavailable, Exception):  # noqa: BLE001 - keep listening forever
+                if self.healthy:
+                    log.warning("LISTEN %s connection lost; reconnecting", self.channel, exc_info=True)
+                self.healthy = False
+                self.changed()
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+
+class Waiter:
+    """Job-event waits, and key-change notices for ``on_auth_change`` hooks.
+
+    Two connections: job events are many (two or more a job) and are listened to only once
+    a request of this process has waited on a job; key changes are rare and always heard.
+    """
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._watches: dict[int, set[Watch]] = defaultdict(set)
+        self._lock = threading.Lock()
+        self.on_auth_change: list[Callable[[], None]] = []
+        self._events = Listener(dsn, CHANNEL, self._dispatch, self._wake_all)
+        self._auth = Listener(dsn, AUTH_CHANNEL, lambda _notices: self._auth_changed(), self._auth_changed)
+
+    @property
+    def healthy(self) -> bool:
+        """Whether job events arrive (else waiters re-read once a second)."""
+        return self._events.healthy
+
+    @property
+    def hears_auth_changes(self) -> bool:
+        return self._auth.healthy
+
+    def start(self) -> None:
+        """Hear key changes from now on (job events are listened to from the first watch)."""
+        self._auth.start()
 
     @contextmanager
     def watch(self, job_ids: Iterable[int]) -> Iterator[Watch]:
-        self._ensure_listener()
+        self._events.start()
         w = Watch(self)
         ids = list(job_ids)
         with self._lock:
@@ -94,44 +145,13 @@ class Waiter:
                     return rows
                 w.wait(remaining)
 
-    def _listen(self) -> None:
-        pause = 0.5
-        while True:
-            try:
-                conn = connect_raw(self.dsn)
-                conn.autocommit = True
-                with conn.cursor() as cur:
-                    cur.execute(f"LISTEN {CHANNEL}; LISTEN {AUTH_CHANNEL}")
-                self._auth_changed()  # notices may have been missed while we were away
-                self.healthy, pause = True, 0.5
-                self._wake_all()  # events too
-                while True:
-                    if select.select([conn], [], [], 30)[0]:
-                        conn.poll()
-                        self._dispatch(conn.notifies)
-                        conn.notifies.clear()
-                    else:
-                        with conn.cursor() as cur:
-                            cur.execute("SELECT 1")  # notice a dead connection
-            except (DatabaseUnavailable, Exception):  # noqa: BLE001 - keep listening forever
-                if self.healthy:
-                    log.warning("LISTEN connection lost; waiters poll until it is back", exc_info=True)
-                self.healthy = False
-                self._wake_all()
-                time.sleep(pause)
-                pause = min(pause * 2, 5.0)
-
     def _auth_changed(self) -> None:
         for hook in self.on_auth_change:
             hook()
 
     def _dispatch(self, notifies) -> None:
-        if any(n.channel == AUTH_CHANNEL for n in notifies):
-            self._auth_changed()
         with self._lock:
             for n in notifies:
-                if n.channel == AUTH_CHANNEL:
-                    continue
                 job_id = int(n.payload.partition(":")[0])
                 for w in self._watches.get(job_id, ()):
                     w.event.set()
