@@ -6,7 +6,7 @@ If publishing fails (Redis away, the process dies) nothing is lost: the job is c
 Messages are written the way Celery's ``send_task`` writes them through kombu's Redis
 transport (task protocol 2, one LPUSH onto the queue's priority list), but built here and
 sent in one pipeline: ``send_task`` costs about 15 times more per message, which showed as
-the largest item in profiles of batch creation. ``tests/unit/test_dispatch.py`` compares
+the largest item in profiles of batch creation. ``tests/integration/test_dispatch.py`` compares
 our envelope with one Celery produces, so a protocol change cannot slip by.
 
 Jobs can share a message: ``run_job(id1, id2, ...)``. The worker claims and runs them one
