@@ -131,7 +131,8 @@ class Accounts:
 
     def authenticate(self, key: str, referer: str | None = None) -> Account:
         """The account a presented key belongs to, or ``Unauthorized``/``Forbidden``."""
-        digest = _digest(key.strip())
+        key = key.strip()
+        digest = _digest(key)
         live = self.cache_live()
         hit = self._cache.get(digest) if live else None
         if hit is not None and hit[0] > time.monotonic():
@@ -150,7 +151,7 @@ class Accounts:
         return account
 
     def _lookup(self, key: str, digest: bytes) -> Account:
-        prefix = split_key(key.strip())
+        prefix = split_key(key)
         row = self.db.one("find_key", prefix=prefix) if prefix else None
         if row is None or row["revoked_at"] is not None or not hmac.compare_digest(bytes(row["digest"]), digest):
             raise Unauthorized("invalid or revoked API key")

@@ -65,7 +65,8 @@ class Maintainer:
 
         A queued job is re-published only once its queue has drained: in a backlog its
         message is most likely still waiting, and re-publishing thousands would only add
-        duplicates. A job unclaimed past the visibility timeout is re-published anyway.
+        duplicates. A job unclaimed past the visibility timeout is re-published anyway, unless
+        a worker holds its message (kombu restores those itself after that timeout).
         """
         try:
             return [q for q, n in self.runtime.dispatcher.depths(QUEUES).items() if n == 0]
