@@ -6,7 +6,7 @@ import time
 
 from flask import Flask, g, request
 
-from api import apps, datasets, dialects, errors, files, jobs, ops, uploads, usage
+from api import access, apps, datasets, dialects, errors, files, jobs, ops, uploads, usage
 from api.waiter import Waiter
 from shared.metrics import HTTP_SECONDS
 from shared.runtime import Runtime
@@ -29,7 +29,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         JSON_SORT_KEYS=False,
         API_SPEC_OPTIONS={
             "info": {"description": "One job engine, one canonical API, five dialects."},
-            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "components": {"securitySchemes": {"bearer": {
+                "type": "http", "scheme": "bearer", "description": access.SECURITY_DESCRIPTION}}},
             "security": [{"bearer": []}],
         },
     )
@@ -38,7 +39,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     waiter.on_auth_change.append(runtime.accounts.forget_keys)
     runtime.accounts.cache_live = lambda: waiter.hears_auth_changes
     waiter.start()
-    api = errors.JoblineApi(app)
+    api = errors.JoblineApi(app, spec_kwargs={"extra_plugins": [access.AccessPlugin()]})
     app.extensions["jobline_api"] = api
     api.register_blueprint(jobs.blp)
     api.register_blueprint(files.blp)
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(ops.blp)
     errors.init_app(app)  # after Api(), so these handlers replace flask-smorest's
     _time_requests(app)
+    access.init_app(app)  # after the timer starts, so refused requests are timed too
     return app
 
 

@@ -68,18 +68,24 @@ class DeliveryOut(ma.Schema):
 
 
 class WebhookIn(ma.Schema):
-    default_callback_url = fields.String(allow_none=True, validate=validate.Length(max=2048),
+    default_callback_url = fields.String(required=True, allow_none=True, validate=validate.Length(max=2048),
                                          metadata={"description": "Used by jobs without a callback URL of their own "
                                                                   "or of their app; null removes it."})
-    rotate_secret = fields.Boolean(load_default=False)
 
     class Meta:
         unknown = ma.RAISE
 
 
 class WebhookOut(ma.Schema):
-    secret = fields.String(metadata={"description": "Verifies webhook-signature (Standard Webhooks)."})
     default_callback_url = fields.String(allow_none=True)
+    secret_rotated_at = fields.DateTime(allow_none=True, metadata={
+        "description": "When the signing secret was last rotated (null: never; rotate to see one)."})
+
+
+class SecretOut(ma.Schema):
+    secret = fields.String(metadata={"description": "Verifies webhook-signature (Standard Webhooks). "
+                                                    "Shown only in this response: keep it."})
+    secret_rotated_at = fields.DateTime()
 
 
 @blp.before_request
@@ -127,13 +133,18 @@ def deliveries(job_id):
 class Webhook(MethodView):
     @blp.response(200, WebhookOut)
     def get(self):
-        """The account's webhook signing secret and default callback URL"""
+        """The account's default callback URL (the signing secret is never shown again)"""
         return Deliveries(runtime()).webhook(authenticate())
 
     @blp.arguments(WebhookIn)
     @blp.response(200, WebhookOut)
     def put(self, body):
-        """Set the default callback URL and/or rotate the signing secret"""
-        return Deliveries(runtime()).update_webhook(
-            authenticate(), default_callback_url=body.get("default_callback_url"),
-            set_url="default_callback_url" in body, rotate=body["rotate_secret"])
+        """Set (or, with null, remove) the default callback URL"""
+        return Deliveries(runtime()).set_default_callback(authenticate(), body["default_callback_url"])
+
+
+@blp.route("/webhook/secret:rotate", methods=["POST"])
+@blp.response(200, SecretOut)
+def rotate_secret():
+    """Replace the webhook signing secret and show the new one, this once"""
+    return Deliveries(runtime()).rotate_secret(authenticate())

@@ -2,7 +2,8 @@
 
 ``Authorization: Bearer K | Secret K | Api-Key K | Basic base64(K:) | K``, the headers
 ``API-KEY`` (Canotic's client) and ``X_KASABI_APIKEY`` / ``X-Kasabi-Apikey`` (Kasabi's), the
-query parameter ``apikey``, and ``secret`` / ``api_key`` in a JSON body (Dragon).
+query parameters ``apikey``, ``api_key`` and ``secret``, and ``secret`` / ``api_key`` in a JSON
+body (Dragon). What a key may then do is ``api.access``'s decision.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ def presented_key() -> str | None:
     raw = request.environ.get("HTTP_X_KASABI_APIKEY")
     if raw:
         return raw.strip()
-    if request.args.get("apikey"):
-        return request.args["apikey"]
+    for name in ("apikey", "api_key", "secret"):  # ?apikey= (Kasabi, pytassium); Dragon's request parameters
+        if request.args.get(name):
+            return request.args[name]
     body = request.get_json(silent=True, force=True) if request.content_length else None
     if isinstance(body, dict):
         for name in ("secret", "api_key"):
@@ -54,5 +56,12 @@ def authenticate() -> Account:
         key = presented_key()
         if not key:
             raise Unauthorized("an API key is required (e.g. Authorization: Bearer <key>)")
-        g.account = current_app.extensions["jobline"].accounts.authenticate(key, request.headers.get("Referer"))
+        g.account = current_app.extensions["jobline"].accounts.authenticate(key, page())
     return g.account
+
+
+def page() -> str | None:
+    """The page a browser request comes from, for public keys: ``Referer``, the ``Referrer``
+    spelling of Dragon's document, else ``Origin``."""
+    h = request.headers
+    return h.get("Referer") or h.get("Referrer") or h.get("Origin")

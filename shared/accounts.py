@@ -27,7 +27,14 @@ import psycopg2.errors
 from shared.db import Database
 from shared.errors import Conflict, Forbidden, NotFound, Unauthorized
 
-KEY_KINDS = ("secret", "public")
+#: What a key may do. A kind names a fixed scope set (``jobline keys create --scope KIND``).
+READ, WRITE, PUBLIC = "read", "write", "public"
+SCOPES: dict[str, frozenset[str]] = {
+    "secret": frozenset({READ, WRITE}),  # everything of its account
+    "read": frozenset({READ}),           # look, never change
+    "public": frozenset({PUBLIC}),       # Dragon, in a web page: create tasks, read its own
+}
+KEY_KINDS = tuple(SCOPES)
 
 
 @dataclass(frozen=True)
@@ -38,11 +45,16 @@ class Account:
     referers: tuple[str, ...]
     max_in_flight: int | None
     key_kind: str = "secret"
+    key_id: int | None = None
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return SCOPES[self.key_kind]
 
     @classmethod
-    def from_row(cls, row: dict[str, Any], key_kind: str = "secret") -> Account:
+    def from_row(cls, row: dict[str, Any], key_kind: str = "secret", key_id: int | None = None) -> Account:
         return cls(row["id"], row["name"], row["role"], tuple(row["referers"] or ()),
-                   row["max_in_flight"], key_kind)
+                   row["max_in_flight"], key_kind, key_id)
 
 
 def _digest(key: str) -> bytes:
@@ -61,7 +73,10 @@ def referer_allowed(referer: str | None, allowed: tuple[str, ...]) -> bool:
     """A public key works only from a page on one of the account's whitelisted hosts."""
     if not referer:
         return False
-    host = (urlsplit(referer).hostname or "").lower()
+    try:
+        host = (urlsplit(referer).hostname or "").lower()
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
     return any(host == a.lower() or host.endswith("." + a.lower()) for a in allowed)
 
 
@@ -121,7 +136,8 @@ class Accounts:
         return key
 
     def list_keys(self, account: Account) -> list[dict[str, Any]]:
-        return self.db.all("list_keys", account_id=account.id)
+        """The account's keys (prefixes only), each with its scopes."""
+        return [dict(k, scopes=sorted(SCOPES[k["kind"]])) for k in self.db.all("list_keys", account_id=account.id)]
 
     def revoke_key(self, prefix: str) -> None:
         row = self.db.one("revoke_key", prefix=prefix)
@@ -155,4 +171,4 @@ class Accounts:
         row = self.db.one("find_key", prefix=prefix) if prefix else None
         if row is None or row["revoked_at"] is not None or not hmac.compare_digest(bytes(row["digest"]), digest):
             raise Unauthorized("invalid or revoked API key")
-        return Account.from_row(row, key_kind=row["kind"])
+        return Account.from_row(row, key_kind=row["kind"], key_id=row["key_id"])

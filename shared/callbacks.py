@@ -252,11 +252,13 @@ class Deliveries:
         return self.db.all("list_job_deliveries", job_id=job_id)
 
     def webhook(self, account: Account) -> dict[str, Any]:
+        """The default callback URL and when the secret was last rotated (never the secret)."""
         return self.db.one("get_webhook", account_id=account.id) or {}
 
-    def update_webhook(self, account: Account, *, default_callback_url: str | None = None,
-                       set_url: bool = False, rotate: bool = False) -> dict[str, Any]:
-        if set_url:
-            default_callback_url = check_target(default_callback_url, "default_callback_url")
-        return self.db.one("update_webhook", account_id=account.id, set_url=set_url, rotate=rotate,
-                           default_callback_url=default_callback_url) or {}
+    def set_default_callback(self, account: Account, default_callback_url: str | None) -> dict[str, Any]:
+        url = check_target(default_callback_url, "default_callback_url")
+        return self.db.one("set_default_callback", account_id=account.id, default_callback_url=url) or {}
+
+    def rotate_secret(self, account: Account) -> dict[str, Any]:
+        """A new signing secret, returned this once; deliveries from now on are signed with it."""
+        return self.db.one("rotate_webhook_secret", account_id=account.id) or {}

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from shared.accounts import KEY_KINDS
 from shared.cli_client import add_client_commands
 from shared.errors import JoblineError
 from shared.settings import Settings
@@ -59,7 +60,7 @@ def cmd_accounts_credit(args: argparse.Namespace) -> int:
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
     rt = _runtime()
-    print(rt.accounts.create_key(rt.accounts.get(args.account), kind=args.kind, label=args.label))
+    print(rt.accounts.create_key(rt.accounts.get(args.account), kind=args.scope, label=args.label))
     return 0
 
 
@@ -67,7 +68,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     rt = _runtime()
     for key in rt.accounts.list_keys(rt.accounts.get(args.account)):
         state = f"revoked {key['revoked_at']:%Y-%m-%d}" if key["revoked_at"] else "active"
-        print(f"jl_{key['prefix']}_…\t{key['kind']}\t{state}\t{key['label']}")
+        print(f"jl_{key['prefix']}_…\t{key['kind']} ({','.join(key['scopes'])})\t{state}\t{key['label']}")
     return 0
 
 
@@ -122,7 +123,9 @@ def parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
     k = keys.add_parser("create", help="create a key (printed once)")
     k.add_argument("account")
-    k.add_argument("--kind", choices=["secret", "public"], default="secret")
+    k.add_argument("--scope", choices=KEY_KINDS, default="secret",
+                   help="secret: read and write everything of the account; read: only read; "
+                        "public: Dragon tasks from a whitelisted Referer, reading only its own")
     k.add_argument("--label", default="")
     k.set_defaults(func=cmd_keys_create)
     kl = keys.add_parser("list", help="list an account's keys (prefixes only)")

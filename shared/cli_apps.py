@@ -47,11 +47,12 @@ cmd_deliveries = printing(lambda args, jl: jl.deliveries(args.id))
 
 @_handler
 def cmd_webhook(args: argparse.Namespace, jl: Client) -> int:
+    if args.default_callback_url is not None or args.no_default:
+        _print(jl.set_webhook(None if args.no_default else args.default_callback_url))
+    if args.rotate_secret:
+        _print(jl.rotate_webhook_secret())
     if args.default_callback_url is None and not args.no_default and not args.rotate_secret:
         _print(jl.webhook())
-        return 0
-    url: Any = None if args.no_default else (args.default_callback_url or ...)
-    _print(jl.set_webhook(url, rotate_secret=args.rotate_secret))
     return 0
 
 
@@ -77,9 +78,9 @@ def add_app_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     d.add_argument("id")
     d.set_defaults(func=cmd_deliveries)
 
-    w = sub.add_parser("webhook", help="print (or change) your webhook signing secret and default callback",
+    w = sub.add_parser("webhook", help="print (or change) your default callback; rotate (and print, once) the signing secret",
                        parents=[common])
     w.add_argument("--default-callback-url", metavar="URL|EMAIL", help="callback of jobs that name none")
     w.add_argument("--no-default", action="store_true", help="remove the default callback")
-    w.add_argument("--rotate-secret", action="store_true", help="replace the signing secret")
+    w.add_argument("--rotate-secret", action="store_true", help="replace the signing secret and print the new one (shown only then)")
     w.set_defaults(func=cmd_webhook)

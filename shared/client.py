@@ -174,15 +174,16 @@ class Client:
         return self._json("GET", f"/v1/jobs/{job_id}/deliveries")
 
     def webhook(self) -> Json:
-        """The account's signing secret (``whsec_...``) and default callback URL."""
+        """The account's default callback URL and when its signing secret was last rotated."""
         return self._json("GET", "/v1/webhook")
 
-    def set_webhook(self, default_callback_url: str | None | object = ..., rotate_secret: bool = False) -> Json:
-        """Set (``None``: remove) the default callback URL, and/or rotate the signing secret."""
-        body: Json = {"rotate_secret": rotate_secret}
-        if default_callback_url is not ...:
-            body["default_callback_url"] = default_callback_url
-        return self._json("PUT", "/v1/webhook", json=body)
+    def set_webhook(self, default_callback_url: str | None) -> Json:
+        """Set (``None``: remove) the default callback URL."""
+        return self._json("PUT", "/v1/webhook", json={"default_callback_url": default_callback_url})
+
+    def rotate_webhook_secret(self) -> Json:
+        """A new signing secret (``whsec_...``): the only time it is shown."""
+        return self._json("POST", "/v1/webhook/secret:rotate")
 
     # -- events as they happen -----------------------------------------------------------------
     def stream_events(self, job_id: str, last_event_id: str | int | None = None,

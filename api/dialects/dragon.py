@@ -8,8 +8,11 @@ client sends: ``POST /v1/status`` with ``{"tasks": [keys]}``, JSON bodies as ``t
 and CORS (it runs on the customer's pages). Create and status answer exactly 200 with a list.
 
 Choices the document leaves open:
-- A task key is the job's public UUID in base32 (``api/dragon/keys.py``). A malformed key is
-  a 400; a well-formed key of no task of the caller's account reads, in status lists and
+- A task key is the job's public UUID in base32 (``api/dragon/keys.py``), unguessable, and
+  reading by task key needs no API key (only task-creating requests do, as documented); a
+  key that is sent narrows reads to its account, a public key's to the tasks it created
+  (``api/access.py``). A malformed key is a 400; a well-formed key of no task the caller
+  may read reads, in status lists and
   streams, as a finished task in error (``"result": "unknown task key ..."``), so a client
   polling many keys is not stuck on one deleted task; ``/v1/file`` answers it 404.
 - Output files are chosen by name or by stem (``small`` and ``small.jpg`` alike); a task
@@ -34,8 +37,11 @@ from api.dragon import statuses
 from api.dragon.keys import encode
 from api.dragon.streams import follow
 from api.errors import register_renderer
+from shared.accounts import Account
 from shared.errors import NotFound
+from shared.jobs import JobSpec
 from shared.jobstore import Row
+from shared.queries import queries
 
 MOUNT = "/dragon"
 #: Canonical error statuses Dragon folds into its own (auth and limits are all 401).
@@ -80,9 +86,15 @@ def _stream(lines) -> Response:
 
 
 def _rows_for_keys(task_keys: list[str]) -> list[Row | None]:
-    """The caller's tasks for ``task_keys``, in order; ``None`` for keys of no task of theirs."""
-    rows = runtime().db.all("dragon_jobs_by_public_ids", account_id=dr.account().id,
-                            public_ids=[str(u) for u in dr.public_ids(task_keys)])
+    """The tasks for ``task_keys``, in order; ``None`` for keys of no task the caller may read.
+
+    The task key is the credential (the document asks for one only to create tasks); a key
+    that is sent narrows the read to its account, and a public key to the tasks it created.
+    """
+    caller = dr.reader()
+    rows = runtime().db.all("dragon_jobs_by_public_ids", public_ids=[str(u) for u in dr.public_ids(task_keys)],
+                            account_id=caller.id if caller else None,
+                            key_id=caller.key_id if caller and caller.key_kind == "public" else None)
     by_key = {encode(r["public_id"]): r for r in rows}
     return [by_key.get(k) for k in task_keys]
 
@@ -103,12 +115,22 @@ def _wait(rows: list[Row | None]) -> list[Row | None]:
 # -- create ----------------------------------------------------------------------------
 
 
+def _create(account: Account, specs: list[JobSpec]) -> list[Row]:
+    """Create the tasks; a public key's are recorded as its own, in the same transaction."""
+    rt = runtime()
+    if account.key_kind != "public":
+        return rt.jobs.create(account, specs)
+    with rt.jobs.creating(account, specs) as (cur, rows):
+        cur.execute(queries["record_public_key_jobs"], {"job_ids": [r["id"] for r in rows], "key_id": account.key_id})
+    return rows
+
+
 @bp.route("/v1/create", methods=["POST"])
 def create():
     body = dr.body()
     account = dr.account()
     block = dr.flag(body.get("block"), "block", "body")
-    created = runtime().jobs.create(account, dr.specs(body.get("tasks"), "tasks", "body"))
+    created = _create(account, dr.specs(body.get("tasks"), "tasks", "body"))
     task_keys = [encode(r["public_id"]) for r in created]
     return jsonify(_statuses(task_keys, _wait(list(created)) if block else list(created)))
 
@@ -117,7 +139,7 @@ def create():
 def create_stream():
     body = dr.body()
     account = dr.account()
-    rows = runtime().jobs.create(account, dr.specs(body.get("tasks"), "tasks", "body"))
+    rows = _create(account, dr.specs(body.get("tasks"), "tasks", "body"))
     return _stream(follow(runtime(), waiter(), [r["id"] for r in rows], [statuses.of_row(r) for r in rows], rows))
 
 
@@ -170,7 +192,7 @@ def create_file(filename: str | None = None):
         account = dr.account()
         args = {k: (v[0] if len(v) == 1 else v) for k, v in request.args.lists()}
         spec = dr.spec(args, "", "querystring")
-    row = runtime().jobs.create(account, [spec])[0]
+    row = _create(account, [spec])[0]
     return _file_answer(row, filename)
 
 

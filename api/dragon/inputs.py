@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import g, request
 
-from api.auth import presented_key
+from api.auth import authenticate
 from api.common import runtime
 from api.dragon import keys
 from shared.accounts import Account
-from shared.errors import BadRequest, Forbidden, Unauthorized
+from shared.errors import BadRequest
 from shared.jobs import JobSpec
 
 TRUE = {"true", "1", "yes", "on"}
@@ -52,21 +52,14 @@ def flag(value: Any, name: str, location: str) -> bool:
 
 
 def account() -> Account:
-    """The caller: ``secret``/``api_key`` in the body or query, or any Authorization form.
+    """The caller of a task-creating method: ``secret``/``api_key`` in the body or query, or
+    any Authorization form (``api.auth``). Every failure is a 401, as Dragon documents."""
+    return authenticate()
 
-    A public key needs a whitelisted ``Referer`` (or, failing that, ``Origin``). Every failure
-    is a 401, as Dragon documents.
-    """
-    if "account" not in g:
-        key = presented_key() or request.args.get("api_key") or request.args.get("secret")
-        if not key:
-            raise Unauthorized("authentication required: a secret or an api_key (see the Authentication section)")
-        referer = request.headers.get("Referer") or request.headers.get("Origin")
-        try:
-            g.account = runtime().accounts.authenticate(key, referer)
-        except Forbidden as exc:
-            raise Unauthorized(exc.message) from None
-    return g.account
+
+def reader() -> Account | None:
+    """The caller of a read by task key, if a key was sent (``api.access`` checked it)."""
+    return g.get("account")
 
 
 def task_keys(value: Any, location: str, name: str = "tasks") -> list[str]:

@@ -75,13 +75,17 @@ WHERE d.job_id = %(job_id)s
 ORDER BY d.id;
 
 -- get_webhook --
-SELECT webhook_secret AS secret, default_callback_url FROM accounts WHERE id = %(account_id)s;
+-- Never the secret itself: it is shown once, by rotate_webhook_secret.
+SELECT default_callback_url, webhook_secret_rotated_at AS secret_rotated_at FROM accounts WHERE id = %(account_id)s;
 
--- update_webhook --
-UPDATE accounts SET
-    default_callback_url = CASE WHEN %(set_url)s THEN %(default_callback_url)s ELSE default_callback_url END,
-    webhook_secret = CASE WHEN %(rotate)s
-        THEN 'whsec_' || encode(decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'), 'base64')
-        ELSE webhook_secret END
+-- set_default_callback --
+UPDATE accounts SET default_callback_url = %(default_callback_url)s
 WHERE id = %(account_id)s
-RETURNING webhook_secret AS secret, default_callback_url;
+RETURNING default_callback_url, webhook_secret_rotated_at AS secret_rotated_at;
+
+-- rotate_webhook_secret --
+UPDATE accounts SET
+    webhook_secret = 'whsec_' || encode(decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'), 'base64'),
+    webhook_secret_rotated_at = now()
+WHERE id = %(account_id)s
+RETURNING webhook_secret AS secret, webhook_secret_rotated_at AS secret_rotated_at;

@@ -57,8 +57,9 @@ def test_a_key_revoked_elsewhere_is_refused_once_the_notice_arrives(client, sett
 def test_an_account_change_elsewhere_applies_at_once(client, settings, make_account, runtime):
     account, _secret = make_account()
     key = runtime.accounts.create_key(account, kind="public")
-    auth = {"Authorization": f"Bearer {key}", "Referer": "https://app.example.com/page"}
-    assert client.get("/v1/jobs", headers=auth).status_code == 403
+    auth = {"Authorization": f"Api-Key {key}", "Referer": "https://app.example.com/page"}
+    status = "/dragon/v1/status?tasks=5OYA5JQVFIAHYOMLQG5QV3U33M"  # what a public key may call
+    assert client.get(status, headers=auth).status_code == 401  # Dragon's answer to a page off the whitelist
     with psycopg2.connect(settings.database_url) as conn, conn.cursor() as cur:
         cur.execute("UPDATE accounts SET referers = %s WHERE id = %s", (["example.com"], account.id))
-    wait_until(lambda: client.get("/v1/jobs", headers=auth).status_code == 200, timeout=5, interval=0.02)
+    wait_until(lambda: client.get(status, headers=auth).status_code == 200, timeout=5, interval=0.02)

@@ -68,14 +68,18 @@ def settled(api, job_id, state="delivered", count=1, timeout=30):
 
 
 def secret(api):
+    """A fresh signing secret: rotating is the only way to see one."""
     client, auth = api
-    return client.get("/v1/webhook", headers=auth).get_json()["secret"]
+    r = client.post("/v1/webhook/secret:rotate", headers=auth)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["secret"]
 
 
 def test_webhook_is_signed_and_marks_the_job(api, receiver, stack):
+    key = secret(api)
     job = submit(api, receiver.plan("/ok"))
     [req] = receiver.wait_for("/ok")
-    payload = Webhook(secret(api)).verify(req.body, req.headers)
+    payload = Webhook(key).verify(req.body, req.headers)
     assert list(payload) == ["job_id", "status", "output", "job"]
     assert payload["job_id"] == job["id"] and payload["status"] == "completed" and payload["output"] == "Hello John"
     assert payload["job"]["status"] == "completed" and payload["job"]["input"] == {"name": "John"}
@@ -90,11 +94,12 @@ def test_webhook_is_signed_and_marks_the_job(api, receiver, stack):
 
 
 def test_retried_after_500_with_the_same_id_and_body(api, receiver):
+    key = secret(api)
     job = submit(api, receiver.plan("/flaky", 500, 503, 200))
     reqs = receiver.wait_for("/flaky", 3)
     assert len({r.headers["webhook-id"] for r in reqs}) == 1 and len({r.body for r in reqs}) == 1
     for r in reqs:  # each attempt signed afresh
-        Webhook(secret(api)).verify(r.body, r.headers)
+        Webhook(key).verify(r.body, r.headers)
     [d] = settled(api, job["id"])
     assert [a["status_code"] for a in d["attempts"]] == [500, 503, 200]
     assert "HTTP 500" in d["attempts"][0]["error"] and d["attempts"][0]["response"] == "nope"
@@ -196,10 +201,17 @@ def test_cancel_and_restart_each_get_a_callback(api, receiver):
 def test_webhook_settings_and_bad_input(api):
     client, auth = api
     before = secret(api)
-    r = client.put("/v1/webhook", json={"rotate_secret": True}, headers=auth)
+    r = client.post("/v1/webhook/secret:rotate", headers=auth)
     assert r.status_code == 200 and r.get_json()["secret"].startswith("whsec_") and r.get_json()["secret"] != before
+    rotated_at = r.get_json()["secret_rotated_at"]
+    # The secret is never readable again: not by GET, not in PUT's answer.
+    r = client.get("/v1/webhook", headers=auth)
+    assert r.status_code == 200 and "secret" not in r.get_json() and r.get_json()["secret_rotated_at"] == rotated_at
+    r = client.put("/v1/webhook", json={"default_callback_url": None}, headers=auth)
+    assert r.status_code == 200 and "secret" not in r.get_json()
+    assert before not in client.get("/openapi.json").get_data(as_text=True)
     for bad in ({"default_callback_url": "ftp://x"}, {"default_callback_url": "http://u:p@x/"},
-                {"default_callback_url": "a@b@c"}, {"nope": 1}, {"rotate_secret": "maybe"}):
+                {"default_callback_url": "a@b@c"}, {"nope": 1}, {"rotate_secret": True}, {}):
         r = client.put("/v1/webhook", json=bad, headers=auth)
         assert r.status_code == 400 and r.get_json()["message"], bad
     assert client.get("/v1/webhook").status_code == 401

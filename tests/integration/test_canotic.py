@@ -337,7 +337,7 @@ def test_python_client_and_cli(live, user, capsys):
     with Client(live, user.key) as jl:
         app = jl.create_app("sdk", "hello", {"name": "sdk"}, callback_url="http://hooks.example.com/x")
         assert jl.get_app(app["app_id"]) == app and app in jl.list_apps()
-        assert jl.webhook()["secret"].startswith("whsec_")
+        assert "secret" not in jl.webhook() and jl.rotate_webhook_secret()["secret"].startswith("whsec_")
         assert jl.set_webhook("http://hooks.example.com/default")["default_callback_url"].endswith("/default")
         assert jl.set_webhook(None)["default_callback_url"] is None
         job = jl.create("hello", {"name": "x"}, wait=20)
@@ -354,7 +354,8 @@ def test_python_client_and_cli(live, user, capsys):
     assert cli.main(["apps", "get", made["app_id"], *base]) == 0
     assert json.loads(capsys.readouterr().out)["app_id"] == made["app_id"]
     assert cli.main(["apps", "list", *base]) == 0 and made["app_id"] in capsys.readouterr().out
-    assert cli.main(["webhook", *base]) == 0 and "whsec_" in capsys.readouterr().out
+    assert cli.main(["webhook", *base]) == 0 and "whsec_" not in capsys.readouterr().out
+    assert cli.main(["webhook", "--rotate-secret", *base]) == 0 and "whsec_" in capsys.readouterr().out
     assert cli.main(["deliveries", job["id"], *base]) == 0 and json.loads(capsys.readouterr().out) == []
     assert cli.main(["apps", "delete", made["app_id"], *base]) == 0
     capsys.readouterr()

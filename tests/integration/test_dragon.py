@@ -154,7 +154,12 @@ def test_stupeflix_browser_client(client, runtime):
     pre = client.options(f"{D}/create", headers={**headers, "Access-Control-Request-Method": "POST"})
     assert pre.status_code == 200 and "POST" in pre.headers["Access-Control-Allow-Methods"]
     assert "Authorization" in pre.headers["Access-Control-Allow-Headers"]
-    refused = client.post(f"{D}/status", data=json.dumps({"tasks": keys}), content_type="text/plain")
+    # reading by task key needs no API key (the document asks for one only to create tasks)
+    keyless = client.post(f"{D}/status", data=json.dumps({"tasks": keys}), content_type="text/plain")
+    assert keyless.status_code == 200 and [s["result"] for s in keyless.get_json()] == ["Hello A", "Hello B"]
+    assert keyless.headers["Access-Control-Allow-Origin"] == "*"
+    refused = client.post(f"{D}/status", data=json.dumps({"tasks": keys, "api_key": "jl_nope_nope"}),
+                          content_type="text/plain")
     assert refused.status_code == 401 and refused.headers["Access-Control-Allow-Origin"] == "*"
     # an <img> tag can only put the public key in the query string
     r = client.get(f"{D}/file/x.jpg?task={keys[0]}&api_key={public}", headers=headers)
@@ -222,7 +227,9 @@ def test_status_of_unknown_malformed_and_other_accounts_keys(client, sk, make_ac
     assert r.status_code == 400 and r.get_json()["errors"][0]["description"] == "tasks is missing"
     r = post(client, "/status", {"tasks": "5OYA5JQVFIAHYOMLQG5QV3U33M"}, sk)
     assert r.status_code == 200 and r.get_json()[0]["status"] == "error"
-    assert client.get(f"{D}/status?tasks={mine}").status_code == 401
+    r = client.get(f"{D}/status?tasks={mine}")  # no key: the task key alone reads it
+    assert r.status_code == 200 and r.get_json()[0]["key"] == mine and r.get_json()[0]["status"] != "error"
+    assert client.get(f"{D}/status?tasks={mine}", headers={"Authorization": "Secret jl_nope_nope"}).status_code == 401
     r = post(client, "/status", {"tasks": [mine] * (settings.max_batch + 1)}, sk)
     assert r.status_code == 400 and "at most" in r.get_json()["errors"][0]["description"]
 
