@@ -15,8 +15,18 @@ timeout = 120
 graceful_timeout = 20
 keepalive = 5
 accesslog = None
-# Kasabi's clients send X_KASABI_APIKEY; gunicorn drops headers with underscores unless told.
+# Header names with "_" collide with "-" names in the WSGI environ (X_Forwarded_For would read
+# as X-Forwarded-For), so gunicorn drops them by default. Kasabi's clients send exactly one,
+# X_KASABI_APIKEY. gunicorn has no per-header switch for a client that is not a trusted proxy
+# (forwarder_headers applies only to forwarded_allow_ips), so its parser keeps them all and
+# pre_request -- which runs before the environ is built -- drops every one but Kasabi's.
 header_map = "dangerous"
+UNDERSCORE_HEADERS_KEPT = frozenset({"X_KASABI_APIKEY"})
+
+
+def pre_request(worker, req):
+    req.headers = [(name, value) for name, value in req.headers
+                   if "_" not in name or name in UNDERSCORE_HEADERS_KEPT]
 
 
 def post_fork(server, worker):

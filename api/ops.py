@@ -1,8 +1,16 @@
-"""Operations endpoints: liveness, readiness (PostgreSQL and Redis reachable), metrics."""
+"""Operations endpoints: liveness, readiness, metrics.
+
+Readiness answers for this process: it is ready while it can reach PostgreSQL, the source of
+truth and the queue, where a create commits. Redis only carries wake-ups (beat publishes
+again whatever was missed), so a Redis outage shows in the body as ``degraded`` but keeps
+the pod in its Service -- taking every API pod out at once would refuse jobs it can accept.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+import hmac
+
+from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from shared.errors import DatabaseUnavailable
@@ -33,12 +41,20 @@ def readyz():
         checks["redis"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any broker failure means not ready
         checks["redis"] = f"unavailable: {exc}"
-    ok = all(v == "ok" for v in checks.values())
-    response = jsonify({"status": "ok" if ok else "unavailable", "checks": checks})
-    response.status_code = 200 if ok else 503
+    ready = checks["postgres"] == "ok"
+    status = "unavailable" if not ready else "ok" if checks["redis"] == "ok" else "degraded"
+    response = jsonify({"status": status, "checks": checks})
+    response.status_code = 200 if ready else 503
     return response
 
 
 @blp.get("/metrics")
 def metrics():
-    return Response(exposition(current_app.extensions["jobline"]), mimetype=CONTENT_TYPE_LATEST)
+    rt = current_app.extensions["jobline"]
+    token = rt.settings.metrics_token
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return Response("metrics need Authorization: Bearer <JOBLINE_METRICS_TOKEN>\n", 401,
+                            {"WWW-Authenticate": 'Bearer realm="metrics"'}, mimetype="text/plain")
+    return Response(exposition(rt), mimetype=CONTENT_TYPE_LATEST)

@@ -40,6 +40,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("JOBLINE_FETCH_MAX_BYTES", "fetch_max_bytes", "Largest body fetched from a user's URL."),
     ("JOBLINE_FETCH_TIMEOUT_S", "fetch_timeout_s", "Read timeout when fetching a user's URL (connect: 5 s)."),
     ("JOBLINE_LOG_LEVEL", "log_level", "Log level of every process."),
+    ("JOBLINE_METRICS_TOKEN", "metrics_token", "If set, the API's /metrics answers only `Authorization: Bearer <this token>` (401 otherwise). Unset: open, like /healthz."),
     ("JOBLINE_WORKER_METRICS_PORT", "worker_metrics_port", "If set, each worker's main process serves /metrics for its pool on this port."),
     ("JOBLINE_PLUGINS", "plugins", "Comma-separated modules whose `JOB_TYPES` list adds job types (API, workers and beat alike)."),
     ("JOBLINE_CALLBACK_MAX_AGE_S", "callback_max_age_s", "A callback is retried (exponential backoff, jitter) until this old, then given up."),
@@ -85,6 +86,7 @@ class Settings:
     fetch_max_bytes: int = 50 * 1024 * 1024
     fetch_timeout_s: float = 30
     log_level: str = "INFO"
+    metrics_token: str = ""
     worker_metrics_port: int = 0
     plugins: str = ""
     callback_max_age_s: float = 86400
