@@ -6,7 +6,7 @@ import time
 
 from flask import Flask, g, request
 
-from api import access, apps, datasets, dialects, errors, files, jobs, ops, uploads, usage
+from api import access, apps, datasets, dialects, errors, files, jobs, ops, streams, uploads, usage
 from api.waiter import Waiter
 from shared.metrics import HTTP_SECONDS
 from shared.runtime import Runtime
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     waiter.on_auth_change.append(runtime.accounts.forget_keys)
     runtime.accounts.cache_live = lambda: waiter.hears_auth_changes
     waiter.start()
+    streams.init_app(app, runtime.settings)
     api = errors.JoblineApi(app, spec_kwargs={"extra_plugins": [access.AccessPlugin()]})
     app.extensions["jobline_api"] = api
     api.register_blueprint(jobs.blp)
@@ -55,6 +56,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     return app
 
 
+#: Label values come from this set only: a client choosing methods must not grow /metrics.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def _time_requests(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
@@ -64,5 +69,6 @@ def _time_requests(app: Flask) -> None:
     def _observe(response):
         if "started" in g:
             route = request.url_rule.rule if request.url_rule else "unmatched"
-            HTTP_SECONDS.labels(request.method, route, response.status_code).observe(time.perf_counter() - g.started)
+            method = request.method if request.method in METHODS else "other"
+            HTTP_SECONDS.labels(method, route, response.status_code).observe(time.perf_counter() - g.started)
         return response

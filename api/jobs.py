@@ -11,6 +11,7 @@ from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 
+from api import streams
 from api.auth import authenticate
 from api.blueprint import Blueprint
 from api.common import runtime, wait_for, waiter
@@ -141,16 +142,18 @@ def restart(job_id):
 @blp.response(200, EventOut(many=True), description="JSON, or an SSE stream with `Accept: text/event-stream`.")
 def events(job_id):
     """A job's events; live as Server-Sent Events, resuming from Last-Event-ID"""
-    rt = runtime()
-    job = rt.jobs.get(authenticate(), job_id)
+    rt, account = runtime(), authenticate()
+    job = rt.jobs.get(account, job_id)
     if "text/event-stream" not in request.headers.get("Accept", ""):
         return rt.store.events(job["id"])
     try:
         after = int(request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or 0)
     except ValueError:
         raise BadRequest("Last-Event-ID must be an event id") from None
-    return Response(stream_with_context(_sse(rt, job["id"], after)), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    release = streams.limits().acquire(account.id)
+    return streams.limited(release, Response(
+        stream_with_context(_sse(rt, job["id"], after)), mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}))
 
 
 def _sse(rt: Runtime, job_id: int, after: int):

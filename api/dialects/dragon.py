@@ -31,6 +31,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, redirect, request, url_for
 from flask_smorest import Api
 
+from api import streams
 from api.common import base_url, runtime, wait_for, waiter
 from api.dragon import inputs as dr
 from api.dragon import statuses
@@ -139,8 +140,15 @@ def create():
 def create_stream():
     body = dr.body()
     account = dr.account()
-    rows = _create(account, dr.specs(body.get("tasks"), "tasks", "body"))
-    return _stream(follow(runtime(), waiter(), [r["id"] for r in rows], [statuses.of_row(r) for r in rows], rows))
+    specs = dr.specs(body.get("tasks"), "tasks", "body")
+    release = streams.limits().acquire(account.id)  # before creating: a refused stream creates nothing
+    try:
+        rows = _create(account, specs)
+    except BaseException:
+        release()
+        raise
+    return streams.limited(release, _stream(
+        follow(runtime(), waiter(), [r["id"] for r in rows], [statuses.of_row(r) for r in rows], rows)))
 
 
 # -- status ----------------------------------------------------------------------------
@@ -169,7 +177,13 @@ def status_stream():
     else:
         task_keys = dr.task_keys(request.args.getlist("tasks"), "querystring")
     rows = _rows_for_keys(task_keys)
-    return _stream(follow(runtime(), waiter(), [r["id"] if r else None for r in rows], _statuses(task_keys, rows)))
+    owners = [r["account_id"] for r in rows if r is not None]
+    stream = _stream(follow(runtime(), waiter(), [r["id"] if r else None for r in rows], _statuses(task_keys, rows)))
+    if not owners:  # only unknown keys: the stream ends after its first line
+        return stream
+    # Counted against the caller's account, or (read by task key alone) the tasks' owner.
+    caller = dr.reader()
+    return streams.limited(streams.limits().acquire(caller.id if caller else owners[0]), stream)
 
 
 # -- files -----------------------------------------------------------------------------
