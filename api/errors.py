@@ -78,7 +78,8 @@ def _from_http(error: HTTPException) -> Response:
         message = "The request is not valid: " + "; ".join(
             f"{e['name']}: {e['description']}" for e in errors[:5])
     if error.code == 413:
-        message = f"Request body too large (limit {current_app.config['MAX_CONTENT_LENGTH']} bytes)."
+        limit = request.max_content_length  # per route: uploads take more than JSON bodies
+        message = f"Request body too large (limit {limit} bytes)."
     return render(error.code or 500, message, errors, data.get("headers") or {})
 
 

@@ -49,6 +49,9 @@ class Fetched:
     body: bytes
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def check_address(ip: str, host: str, policy: Policy) -> None:
     """Refuse a non-public address unless allowlisted (by CIDR or host name)."""
     addr = ipaddress.ip_address(ip)
@@ -64,6 +67,11 @@ def check_address(ip: str, host: str, policy: Policy) -> None:
             continue
     kinds = [("loopback", addr.is_loopback), ("private", addr.is_private), ("link-local", addr.is_link_local),
              ("multicast", addr.is_multicast), ("reserved", addr.is_reserved), ("unspecified", addr.is_unspecified)]
+    if isinstance(addr, ipaddress.IPv6Address):
+        # Tunnels carry an IPv4 address of any kind inside (2002:7f00:1:: is 127.0.0.1 by 6to4),
+        # and site-local (fec0::/10) is private in all but name.
+        kinds += [("6to4 tunnel", addr.sixtofour is not None), ("Teredo tunnel", addr.teredo is not None),
+                  ("NAT64", addr in NAT64), ("site-local", addr.is_site_local)]
     for kind, bad in kinds:
         if bad:
             raise FetchError(f"refused to fetch {host}: {addr} is a {kind} address")

@@ -104,3 +104,14 @@ def test_event_streams_are_bounded_per_account(settings, make_account, tmp_path)
         conn.sock.shutdown(socket.SHUT_RDWR)
         conn.close()
         wait_until(lambda: stream(job_a, key_a)[1].status == 200, timeout=40, interval=1)
+
+
+def test_413_states_the_limit_of_the_route(app_with, key):
+    """Uploads take up to JOBLINE_FETCH_MAX_BYTES, JSON bodies JOBLINE_MAX_BODY_BYTES: each 413 says its own."""
+    client = app_with(max_body_bytes=500, fetch_max_bytes=1000)
+    auth = {"Authorization": f"Bearer {key}"}
+    r = client.post("/v1/uploads", data=b"x" * 2000, headers=auth)
+    assert r.status_code == 413 and "limit 1000 bytes" in r.get_json()["message"]
+    r = client.post("/v1/jobs", data=b"{" + b" " * 2000 + b"}", headers={**auth, "Content-Type": "application/json"})
+    assert r.status_code == 413 and "limit 500 bytes" in r.get_json()["message"]
+    assert client.post("/v1/uploads", data=b"x" * 800, headers=auth).status_code == 201

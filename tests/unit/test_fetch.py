@@ -14,7 +14,11 @@ LOCAL = Policy(allow=("127.0.0.0/8",), read_timeout=1, total_timeout=5, max_byte
 
 
 @pytest.mark.parametrize("ip", ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
-                                "::1", "fe80::1", "fd00::1", "0.0.0.0", "224.0.0.1", "::ffff:127.0.0.1", "100.64.0.1"])
+                                "::1", "fe80::1", "fd00::1", "0.0.0.0", "224.0.0.1", "::ffff:127.0.0.1", "100.64.0.1",
+                                "2002:7f00:1::1", "2002:5db8:d822::1",  # 6to4: 127.0.0.1, and even a public v4
+                                "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+                                "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+                                "fec0::1"])  # site-local
 def test_non_public_addresses_are_refused(ip):
     with pytest.raises(FetchError, match="refused"):
         check_address(ip, "example.test", Policy())
