@@ -81,5 +81,11 @@ class TransientError(Exception):
     """A failure worth retrying (a timeout, a 503 upstream): retried with backoff."""
 
 
+class StorageFull(JoblineError, TransientError):
+    """The object store has no space left; nothing was stored. Retry later."""
+
+    status = 507
+
+
 class JobCanceled(Exception):
     """Raised inside a handler at its next progress report once the job is cancelled."""

@@ -10,6 +10,7 @@ presigned S3 URL. Deleting a job deletes its objects, after which old URLs answe
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import hmac
 import json
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlsplit
 
-from shared.errors import NotFound
+from shared.errors import NotFound, StorageFull
 
 
 class ObjectStore(Protocol):
@@ -47,11 +48,19 @@ class LocalStore:
         return self.root / _safe_key(key)
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Write ``key`` whole or not at all; a full disk is ``StorageFull`` (507 at the API,
+        a retry with backoff in a worker) and leaves no partial file behind."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)  # readers never see half a file
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            os.replace(tmp, path)  # readers never see half a file
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFull() from exc
+            raise
 
     def get(self, key: str) -> bytes:
         try:
