@@ -104,11 +104,14 @@ def give_up(created_at: datetime, now: datetime, delay_s: float, max_age_s: floa
     return now + timedelta(seconds=delay_s) > created_at + timedelta(seconds=max_age_s)
 
 
-def signed_headers(secret: str, msg_id: str, body: str, now: datetime) -> dict[str, str]:
-    """Standard Webhooks headers: ``webhook-id``, ``webhook-timestamp``, ``webhook-signature``."""
+def signed_headers(secret: str, msg_id: str, body: str, now: datetime,
+                   previous: str | None = None) -> dict[str, str]:
+    """Standard Webhooks headers: ``webhook-id``, ``webhook-timestamp``, ``webhook-signature``
+    (space-separated signatures: the previous secret's too, for a day after a rotation)."""
+    signatures = [Webhook(s).sign(msg_id, now, body) for s in (secret, previous) if s]
     return {"Content-Type": "application/json", "webhook-id": msg_id,
             "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(secret).sign(msg_id, now, body)}
+            "webhook-signature": " ".join(signatures)}
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,8 @@ class Deliveries:
         t = self.settings.callback_timeout_s
         policy = Policy(max_bytes=MAX_RESPONSE_BYTES, connect_timeout=min(5.0, t), read_timeout=t,
                         total_timeout=2 * t, max_redirects=0, allow=self.runtime.fetch_policy.allow)
-        headers = signed_headers(row["webhook_secret"], str(row["public_id"]), body, now)
+        headers = signed_headers(row["webhook_secret"], str(row["public_id"]), body, now,
+                                 row.get("webhook_secret_previous"))
         return send_webhook(target.address, body, headers, policy)
 
     # -- reading and settings ------------------------------------------------------------

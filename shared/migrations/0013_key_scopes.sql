@@ -9,5 +9,8 @@ CREATE TABLE public_key_jobs (
 );
 CREATE INDEX public_key_jobs_key ON public_key_jobs (key_id);
 
--- The webhook signing secret is shown once, when it is rotated; this says when that was.
-ALTER TABLE accounts ADD COLUMN webhook_secret_rotated_at timestamptz;
+-- The webhook signing secret is shown once, when it is rotated; this says when that was. For a
+-- day after, deliveries carry a signature by the previous secret too (Standard Webhooks allows
+-- several), so receivers can switch secrets without rejecting anything.
+ALTER TABLE accounts ADD COLUMN webhook_secret_rotated_at timestamptz,
+                     ADD COLUMN webhook_secret_previous text;

@@ -33,6 +33,8 @@ WITH d AS (
     RETURNING *
 )
 SELECT d.*, acc.webhook_secret,
+       CASE WHEN acc.webhook_secret_rotated_at > now() - interval '1 day'
+            THEN acc.webhook_secret_previous END AS webhook_secret_previous,
        -- the job as it is now, for the payload (built at the first attempt only)
        j.public_id AS job_public_id, j.status AS job_status_now, j.run AS job_run, j.params AS job_params,
        j.input AS job_input, j.result AS job_result, j.error AS job_error, j.created_at AS job_created_at,
@@ -85,6 +87,7 @@ RETURNING default_callback_url, webhook_secret_rotated_at AS secret_rotated_at;
 
 -- rotate_webhook_secret --
 UPDATE accounts SET
+    webhook_secret_previous = webhook_secret,
     webhook_secret = 'whsec_' || encode(decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'), 'base64'),
     webhook_secret_rotated_at = now()
 WHERE id = %(account_id)s

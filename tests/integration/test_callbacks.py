@@ -210,12 +210,22 @@ def test_webhook_settings_and_bad_input(api):
     r = client.put("/v1/webhook", json={"default_callback_url": None}, headers=auth)
     assert r.status_code == 200 and "secret" not in r.get_json()
     assert before not in client.get("/openapi.json").get_data(as_text=True)
+
     for bad in ({"default_callback_url": "ftp://x"}, {"default_callback_url": "http://u:p@x/"},
                 {"default_callback_url": "a@b@c"}, {"nope": 1}, {"rotate_secret": True}, {}):
         r = client.put("/v1/webhook", json=bad, headers=auth)
         assert r.status_code == 400 and r.get_json()["message"], bad
     assert client.get("/v1/webhook").status_code == 401
 
+
+def test_deliveries_carry_the_previous_secrets_signature_after_a_rotation(api, receiver):
+    oldest, previous, current = secret(api), secret(api), secret(api)
+    submit(api, receiver.plan("/rotated"))
+    [req] = receiver.wait_for("/rotated")
+    Webhook(current).verify(req.body, req.headers)
+    Webhook(previous).verify(req.body, req.headers)  # receivers not yet switched keep working
+    with pytest.raises(Exception, match="signature"):
+        Webhook(oldest).verify(req.body, req.headers)
 
 def test_another_accounts_deliveries_are_not_found(api, stack, receiver):
     job = submit(api, receiver.plan("/mine"))

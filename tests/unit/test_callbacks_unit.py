@@ -88,6 +88,17 @@ def test_signature_verifies_with_standardwebhooks():
         Webhook("whsec_" + "B" * 32).verify(body, headers)
 
 
+def test_after_a_rotation_both_secrets_verify_for_a_while():
+    body, now, old, new = "{}", datetime.now(UTC), SECRET, "whsec_" + "C" * 32
+    headers = signed_headers(new, "msg_2", body, now, previous=old)
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    for secret in (old, new):  # a receiver on either secret accepts it
+        Webhook(secret).verify(body, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + "B" * 32).verify(body, headers)
+    assert len(signed_headers(new, "m", body, now, previous=None)["webhook-signature"].split(" ")) == 1
+
+
 def job_row(status: str, **kw) -> dict:
     row = {"id": 7, "public_id": "576ba74e-ec47-41ff-b015-57cc00000000", "status": status, "params": {"name": "x"},
            "input": {"data_url": "https://example.com/dog.png"}, "result": None, "error": None,
