@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import ROOT, wait_until
+from tests.conftest import wait_until
 from tests.support.datasets import make_dataset, reset_held_running
-from tests.support.net import free_port
+from tests.support.server import gunicorn as serve
 
 pytestmark = pytest.mark.usefixtures("engine")
 FORM = "application/x-www-form-urlencoded"
@@ -157,28 +154,8 @@ def test_only_the_owner_may_use_the_api(client, owner, make_account):
 
 @pytest.fixture
 def gunicorn(settings, tmp_path):
-    port = free_port()
-    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT), "WEB_CONCURRENCY": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "-b", f"127.0.0.1:{port}",
-                             "api.wsgi:app"], cwd=ROOT, env=env, stdout=(tmp_path / "gunicorn.log").open("wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-
-    def up() -> bool:
-        try:
-            return request(port, "GET", "/healthz")[0] == 200
-        except OSError:
-            return False
-
-    try:
-        wait_until(up, timeout=60, interval=0.2)
+    with serve(settings, tmp_path / "gunicorn.log") as port:
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def request(port: int, method: str, path: str, headers: dict | None = None, body: str | None = None):
