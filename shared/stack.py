@@ -49,12 +49,19 @@ def running(data_dir: Path) -> dict | None:
     """``{api_url, database_url, redis_url, pid}`` of the ``jobline up`` running on ``data_dir``."""
     try:
         state = json.loads((data_dir / STATE_FILE).read_text())
-        os.kill(int(state["pid"]), 0)
+        pid = int(state["pid"])
+        os.kill(pid, 0)
     except PermissionError:
         return state  # alive, started by another user
     except (OSError, ValueError, KeyError, TypeError):
         return None  # none, unreadable, or left by a launcher that was killed
-    return state
+    try:  # a killed launcher's pid taken by another program does not count
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return state  # no /proc here: trust the pid
+    if argv == [b""]:
+        return state  # a process in the middle of exec shows no command line yet
+    return state if b"up" in argv and any(b"jobline" in a or b"shared.cli" in a for a in argv) else None
 
 
 def local_key(data_dir: Path) -> str | None:
