@@ -1,5 +1,7 @@
 """The ``jobline`` command: database migrations, accounts and keys, running the service.
 
+The admin commands (db, accounts, keys) use the database directly: ``DATABASE_URL``, else
+the embedded server of a ``jobline up`` running on ``$JOBLINE_HOME`` (default ``.jobline``).
 The API client commands (submit, get, list, wait, ...) live in ``shared/cli_client.py``.
 """
 
@@ -14,20 +16,41 @@ from pathlib import Path
 
 from shared.accounts import KEY_KINDS
 from shared.cli_client import add_client_commands
-from shared.errors import JoblineError
+from shared.errors import DatabaseUnavailable, JoblineError
 from shared.settings import Settings
+
+
+def _settings() -> Settings:
+    """The environment's settings; unset server URLs are a local ``jobline up``'s, if one runs."""
+    from shared.stack import default_data_dir, running
+
+    env = dict(os.environ)
+    live = running(default_data_dir())
+    if live:
+        for var, key in (("DATABASE_URL", "database_url"), ("REDIS_URL", "redis_url")):
+            env[var] = env.get(var) or live[key]
+    return Settings.from_env(env)
+
+
+def _no_database_hint() -> str:
+    from shared.stack import default_data_dir, running
+
+    if os.environ.get("DATABASE_URL") or running(default_data_dir()):
+        return ""
+    return (f"\n(DATABASE_URL is not set and no `jobline up` is running on {default_data_dir()}: "
+            "start one there, set JOBLINE_HOME to its data folder, or set DATABASE_URL)")
 
 
 def _runtime():
     from shared.runtime import Runtime
 
-    return Runtime.build(Settings.from_env())
+    return Runtime.build(_settings())
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from shared.migrate import upgrade
 
-    applied = upgrade(Settings.from_env().database_url)
+    applied = upgrade(_settings().database_url)
     print("applied: " + ", ".join(applied) if applied else "database is up to date")
     return 0
 
@@ -139,9 +162,9 @@ def parser() -> argparse.ArgumentParser:
                                    "DATABASE_URL / REDIS_URL are set); Ctrl-C stops it")
     up.add_argument("--data-dir", default=os.environ.get("JOBLINE_HOME", ".jobline"),
                     help="where the embedded servers keep their data, logs and the first API key")
-    up.add_argument("--port", type=int, default=8000, help="API port on 127.0.0.1")
-    up.add_argument("--pg-port", type=int, default=54329, help="embedded PostgreSQL port")
-    up.add_argument("--redis-port", type=int, default=63799, help="embedded Redis port")
+    up.add_argument("--port", type=int, default=8000, help="API port on 127.0.0.1 (default 8000)")
+    up.add_argument("--pg-port", type=int, default=54329, help="embedded PostgreSQL port (default 54329)")
+    up.add_argument("--redis-port", type=int, default=63799, help="embedded Redis port (default 63799)")
     up.add_argument("--workers", choices=["per-queue", "all"], default="per-queue",
                     help="one worker per queue, or one worker on all queues")
     up.add_argument("--concurrency", type=int, default=1, help="processes per worker")
@@ -157,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
+    except DatabaseUnavailable as exc:
+        print(f"jobline: {exc.message}{_no_database_hint()}", file=sys.stderr)
+        return 3
     except JoblineError as exc:
         print(f"jobline: {exc.message}", file=sys.stderr)
         return 2

@@ -4,6 +4,10 @@ These talk to a running service over HTTP (``shared.client``), unlike the admin 
 which use the database directly. JSON goes to stdout, progress and errors to stderr.
 Exit codes: 0 ok; 1 the job failed, was cancelled or did not finish in time; 2 a client
 error (4xx, bad arguments); 3 the server is unreachable or answered 5xx.
+
+The server is ``--url``, else ``$JOBLINE_URL``, else the ``jobline up`` running on
+``$JOBLINE_HOME`` (default ``.jobline``), else http://127.0.0.1:8000. The key is ``--key``, else
+``$JOBLINE_API_KEY``, else — only when talking to that local stack — the first key it created.
 """
 
 from __future__ import annotations
@@ -61,13 +65,26 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def target(url: str | None, key: str | None) -> tuple[str | None, str | None]:
+    """(URL, key) of the server to talk to: as given, from the environment, or the local stack's."""
+    from shared.stack import default_data_dir, local_key, running
+
+    url = url or os.environ.get("JOBLINE_URL")
+    key = key or os.environ.get("JOBLINE_API_KEY")
+    live = running(default_data_dir())
+    if live and (url is None or url.rstrip("/") == live["api_url"]):
+        # The local key goes only to the local stack, never to a server named elsewhere.
+        return live["api_url"], key or local_key(default_data_dir())
+    return url, key
+
+
 def _handler(fn: Callable[[argparse.Namespace, Client], int]) -> Callable[[argparse.Namespace], int]:
     """Run ``fn`` with a client; map errors to a message on stderr and an exit code."""
 
     @functools.wraps(fn)
     def run(args: argparse.Namespace) -> int:
         try:
-            with Client(args.url, args.key) as jl:
+            with Client(*target(args.url, args.key)) as jl:
                 return fn(args, jl)
         except UsageError as exc:
             return _fail(str(exc), 2)
@@ -205,8 +222,10 @@ def _seconds(text: str) -> float:
 def add_client_commands(sub: Any) -> None:
     """Add the API client subcommands to ``jobline``'s subparsers."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", default=None, help="API base URL (default: $JOBLINE_URL or http://127.0.0.1:8000)")
-    common.add_argument("--key", default=None, help="API key (default: $JOBLINE_API_KEY)")
+    common.add_argument("--url", default=None, help="API base URL (default: $JOBLINE_URL, else the `jobline up` "
+                                                    "running on $JOBLINE_HOME or .jobline, else http://127.0.0.1:8000)")
+    common.add_argument("--key", default=None, help="API key (default: $JOBLINE_API_KEY, else the local stack's "
+                                                    "first key from .jobline/credentials.json)")
 
     def command(name: str, help: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, parents=[common])

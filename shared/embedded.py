@@ -2,6 +2,8 @@
 
 We locate the binaries inside the installed packages and start them ourselves: the
 packages' own launchers add users and chmod parent directories when run as root.
+PostgreSQL takes a password generated on the first start and kept beside its data
+(``postgres-password``, mode 0600), so other local users cannot connect to it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import re
+import secrets
 import signal
 import socket
 import stat
@@ -22,6 +26,7 @@ HOST = "127.0.0.1"
 READY_TIMEOUT = 30.0  # seconds for a server to accept connections
 PG_USER = PG_DB = "jobline"
 INSTALL_HINT = "pip install 'jobline[embedded]'"
+PASSWORD_FILE = "postgres-password"
 
 
 class EmbeddedError(RuntimeError):
@@ -208,6 +213,46 @@ def _wait_ready(server: EmbeddedServer, log: Path, probe: Callable[[], object]) 
         raise
 
 
+def _password(base: Path) -> str:
+    """The superuser's password: read from ``<base>/postgres-password``, made on first use."""
+    path = base / PASSWORD_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        password = secrets.token_urlsafe(24)  # URL-safe: it goes into DATABASE_URL as is
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(password + "\n")
+        return password
+
+
+def _initdb(initdb: Path, data: Path, private: Path, password: str,
+            user: pwd.struct_passwd | None, log: Path) -> None:
+    """initdb with password authentication only; the password file lives in a 0700 folder."""
+    pwfile = private / "initdb-password"
+    with os.fdopen(os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(password + "\n")
+    try:
+        if user is not None:
+            os.chown(pwfile, user.pw_uid, user.pw_gid)
+        args = [initdb, "-D", data, "-U", PG_USER, "-E", "UTF8", "--no-locale", "--pwfile", pwfile,
+                "--auth-local=scram-sha-256", "--auth-host=scram-sha-256"]
+        with open(log, "ab") as out:
+            done = subprocess.run(args, stdout=out, timeout=120, **_popen_kwargs(user))
+    finally:
+        pwfile.unlink(missing_ok=True)
+    if done.returncode != 0:
+        raise EmbeddedError(f"initdb failed (exit {done.returncode}); {_log_tail(log)}")
+
+
+def _trusting(hba: Path) -> bool:
+    """A data folder made by an earlier version, which let any local user in (``trust``)."""
+    try:
+        return any(re.search(r"\strust\s*$", line) for line in hba.read_text().splitlines()
+                   if not line.lstrip().startswith("#"))
+    except OSError:
+        return False
+
+
 def start_postgres(base_dir: Path, port: int = 54329) -> EmbeddedServer:
     """Start PostgreSQL on ``<base_dir>/postgres`` (initdb on first run), database ``jobline``."""
     import psycopg2  # lazily: only the embedded start needs it
@@ -218,26 +263,30 @@ def start_postgres(base_dir: Path, port: int = 54329) -> EmbeddedServer:
     base, user = _prepare("postgres", base_dir, port, ["postgres", "postgres-run"],
                           "postmaster.pid", needed)
     data, sockets, log = base / "postgres", base / "postgres-run", base / "postgres.log"
+    password = _password(base)
+    if not (data / "PG_VERSION").exists():
+        _initdb(initdb, data, sockets, password, user, log)
+    trusting = _trusting(data / "pg_hba.conf")
     # We open the log, so the unprivileged server needs no write access to base_dir.
     with open(log, "ab") as out:
-        if not (data / "PG_VERSION").exists():
-            args = [initdb, "-D", data, "-U", PG_USER, "-E", "UTF8", "--no-locale",
-                    "--auth-local=trust", "--auth-host=trust"]
-            done = subprocess.run(args, stdout=out, timeout=120, **_popen_kwargs(user))
-            if done.returncode != 0:
-                raise EmbeddedError(f"initdb failed (exit {done.returncode}); {_log_tail(log)}")
         args = [postgres, "-D", data, "-h", HOST, "-p", str(port), "-k", sockets]
         proc = subprocess.Popen(args, stdout=out, start_new_session=True, **_popen_kwargs(user))
     # SIGINT = postgres "fast" shutdown: abort sessions, checkpoint, exit.
-    server = EmbeddedServer("postgres", f"postgresql://{PG_USER}@{HOST}:{port}/{PG_DB}", proc,
-                            signal.SIGINT)
+    server = EmbeddedServer("postgres", f"postgresql://{PG_USER}:{password}@{HOST}:{port}/{PG_DB}",
+                            proc, signal.SIGINT)
 
     def ready_and_created() -> None:
-        conn = psycopg2.connect(host=HOST, port=port, user=PG_USER, dbname="postgres",
-                                connect_timeout=2)
+        conn = psycopg2.connect(host=HOST, port=port, user=PG_USER, password=password,
+                                dbname="postgres", connect_timeout=2)
         try:
             conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction
             with conn.cursor() as cur:
+                if trusting:  # set the password, then require it (a reload applies pg_hba.conf)
+                    cur.execute(f"ALTER ROLE {PG_USER} PASSWORD %s", (password,))
+                    hba = data / "pg_hba.conf"
+                    hba.write_text(re.sub(r"(?m)^([^#\n].*\s)trust\s*$", r"\1scram-sha-256",
+                                          hba.read_text()))
+                    cur.execute("SELECT pg_reload_conf()")
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DB,))
                 if cur.fetchone() is None:
                     cur.execute(f'CREATE DATABASE "{PG_DB}"')

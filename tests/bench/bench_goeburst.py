@@ -28,12 +28,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from shared.mlst import MISSING, ProfileSet, parse_profiles  # noqa: E402
-from tests.support.data import MLST  # noqa: E402
+from tests.support.data import MissingData, mlst  # noqa: E402
 from tests.support.machine import cpu_model  # noqa: E402
 from workers.analysis.goeburst import goeburst  # noqa: E402
 from workers.analysis.radial import radial  # noqa: E402
 
-DATA = MLST
 REAL = {1000: "1000", 2000: "2000", 5000: "5000", 10000: "10000", 15000: "15000"}
 NAIVE_LIMIT = 8 << 30
 
@@ -72,7 +71,7 @@ def naive(ps: ProfileSet, lvs: int) -> list[tuple[str, str, int]]:
 
 def synthetic(n: int, seed: int = 7) -> str:
     """n profiles: the 15k real ones plus mutants of them (1-3 loci changed)."""
-    base = parse_profiles((DATA / "phylodb_profiles_15000.tsv").read_bytes())
+    base = parse_profiles(mlst("phylodb_profiles_15000.tsv").read_bytes())
     rng = np.random.default_rng(seed)
     rows = [base.matrix]
     extra = n - len(base.ids)
@@ -148,11 +147,15 @@ def main() -> None:
     print("|---" * 10 + "|")
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
-            if size in REAL:
-                path = str(DATA / f"phylodb_profiles_{REAL[size]}.tsv")
-            else:
-                path = str(Path(tmp) / f"synthetic_{size}.tsv")
-                Path(path).write_text(synthetic(size))
+            try:
+                if size in REAL:
+                    path = str(mlst(f"phylodb_profiles_{REAL[size]}.tsv"))
+                else:
+                    path = str(Path(tmp) / f"synthetic_{size}.tsv")
+                    Path(path).write_text(synthetic(size))
+            except MissingData as exc:
+                print(f"| {size} | skipped: {exc} |", flush=True)
+                continue
             for lvs in args.lvs:
                 fast = run(path, lvs, "fast")
                 n = fast["n"]

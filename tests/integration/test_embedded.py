@@ -16,6 +16,7 @@ import psycopg2  # noqa: E402
 import redis  # noqa: E402
 
 from shared.embedded import (  # noqa: E402
+    PASSWORD_FILE,
     EmbeddedError,
     EmbeddedServer,
     _children,
@@ -62,7 +63,11 @@ def test_embedded_servers_persist_and_stop_cleanly(base_dir: Path) -> None:
     pg_port, rd_port = free_port(), free_port()
     pg, rd = _start_both(base_dir, pg_port, rd_port)
     try:
-        assert pg.url == f"postgresql://jobline@127.0.0.1:{pg_port}/jobline"
+        password = (base_dir / PASSWORD_FILE).read_text().strip()
+        assert len(password) >= 24 and (base_dir / PASSWORD_FILE).stat().st_mode & 0o777 == 0o600
+        assert pg.url == f"postgresql://jobline:{password}@127.0.0.1:{pg_port}/jobline"
+        with pytest.raises(psycopg2.OperationalError, match="password"):  # no password, no entry
+            psycopg2.connect(f"postgresql://jobline@127.0.0.1:{pg_port}/jobline", connect_timeout=5)
         assert rd.url == f"redis://127.0.0.1:{rd_port}/0"
         with psycopg2.connect(pg.url) as conn, conn.cursor() as cur:
             cur.execute("SELECT 1")
@@ -83,12 +88,19 @@ def test_embedded_servers_persist_and_stop_cleanly(base_dir: Path) -> None:
     finally:
         _stop_and_assert_gone(rd, pg)
 
+    # A data folder from a version that trusted every local user gets a password on its next start.
+    hba = base_dir / "postgres" / "pg_hba.conf"
+    hba.write_text(hba.read_text().replace("scram-sha-256", "trust"))
+    (base_dir / PASSWORD_FILE).unlink()
     pg, rd = _start_both(base_dir, pg_port, rd_port)
     try:
+        assert (base_dir / PASSWORD_FILE).read_text().strip() != password
         with psycopg2.connect(pg.url) as conn, conn.cursor() as cur:
             cur.execute("SELECT v FROM kept")
             assert cur.fetchall() == [("hello",)]
         conn.close()
+        with pytest.raises(psycopg2.OperationalError, match="password"):
+            psycopg2.connect(f"postgresql://jobline@127.0.0.1:{pg_port}/jobline", connect_timeout=5)
         client = redis.Redis.from_url(rd.url)
         assert client.get("kept") == b"world"
         client.close()

@@ -9,7 +9,8 @@ import pytest
 from shared.mlst import parse_isolates, parse_profiles
 from shared.phylo_analyses import newick
 from tests.conftest import wait_until
-from tests.support.phyloviz import DATA, PYOGENES, Phylo, loci_of, unique
+from tests.support.data import mlst
+from tests.support.phyloviz import PYOGENES, Phylo, loci_of, unique
 from workers.analysis.goeburst import goeburst
 from workers.analysis.radial import radial
 
@@ -164,7 +165,7 @@ def test_isolate_counts_decide_ties_as_in_a_direct_call(alice, pyogenes):
 
 
 def test_lvs_above_the_number_of_loci_gives_the_full_forest(alice, runtime):
-    path = DATA / "phylodb_profiles_500.tsv"
+    path = mlst("phylodb_profiles_500.tsv")
     taxon = unique("spneumo")
     alice.catalogue(taxon, loci_of(path))
     project = alice.project()

@@ -6,10 +6,9 @@ import io
 import uuid
 from pathlib import Path
 
-from tests.support.data import MLST
+from tests.support.data import mlst
 
-DATA = MLST
-PYOGENES = DATA / "pyogenesST_onlinephyloviz.tsv"
+PYOGENES = mlst("pyogenesST_onlinephyloviz.tsv")
 TERMINAL = ("succeeded", "failed", "canceled")
 
 

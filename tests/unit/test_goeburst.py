@@ -15,10 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.mlst import MISSING, ProfileSet, parse_profiles
-from tests.support.data import MLST
+from tests.support.data import mlst
 from workers.analysis.goeburst import Edge, Forest, goeburst
-
-DATA = MLST
 
 
 def profiles(rows: dict[str, list[int]]) -> ProfileSet:
@@ -351,7 +349,7 @@ def test_matches_reference_and_is_a_minimum_spanning_forest(data, chunk: int) ->
 
 @pytest.mark.parametrize("lvs", [1, 3])
 def test_real_pyogenes_matches_reference(lvs: int) -> None:
-    ps = parse_profiles((DATA / "pyogenesST_onlinephyloviz.tsv").read_bytes())
+    ps = parse_profiles(mlst("pyogenesST_onlinephyloviz.tsv").read_bytes())
     iso = {s: (k * 7) % 5 for k, s in enumerate(ps.ids)}
     for isolates in (None, iso):
         forest = goeburst(ps, lvs, isolates)

@@ -8,9 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.mlst import MISSING, ProfileError, ProfileSet, parse_isolates, parse_profiles
-from tests.support.data import MLST
-
-DATA = MLST
+from tests.support.data import mlst
 
 
 def test_parses_ids_loci_and_alleles_in_file_order() -> None:
@@ -75,7 +73,7 @@ def test_non_utf8_bytes_are_rejected() -> None:
 
 
 def test_real_pyogenes_file() -> None:
-    ps = parse_profiles((DATA / "pyogenesST_onlinephyloviz.tsv").read_bytes())
+    ps = parse_profiles(mlst("pyogenesST_onlinephyloviz.tsv").read_bytes())
     assert len(ps.ids) == 647 and len(set(ps.ids)) == 647
     assert ps.loci == ["gki_", "gtr_", "muri", "muts", "recp", "xpt_", "yqil"]
     assert ps.matrix.shape == (647, 7)

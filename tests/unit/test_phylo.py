@@ -9,12 +9,12 @@ from shared.errors import BadRequest, NotFound
 from shared.mlst import MISSING, parse_profiles
 from shared.phylo import _project_fields, decode, encode, merge, parse_uuid
 from shared.phylo_analyses import _lvs, format_tree, job_type, newick, nexus
-from tests.support.data import MLST
+from tests.support.data import mlst
 from workers.analysis.goeburst import goeburst
 from workers.analysis.radial import radial
 from workers.handlers.analysis import forest_from_json
 
-PYOGENES = MLST / "pyogenesST_onlinephyloviz.tsv"
+PYOGENES = mlst("pyogenesST_onlinephyloviz.tsv")
 
 
 def profiles(text: str):

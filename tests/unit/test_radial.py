@@ -11,11 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.mlst import ProfileSet, parse_profiles
-from tests.support.data import MLST
+from tests.support.data import mlst
 from workers.analysis.goeburst import Edge, Forest, Group, goeburst
 from workers.analysis.radial import Layout, Node, radial, to_svg
 
-DATA = MLST
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -151,7 +150,7 @@ def test_edge_lengths_and_wedges(parents: list[int], dists: list[int]) -> None:
 
 
 def test_real_data_layout() -> None:
-    ps = parse_profiles((DATA / "pyogenesST_onlinephyloviz.tsv").read_bytes())
+    ps = parse_profiles(mlst("pyogenesST_onlinephyloviz.tsv").read_bytes())
     forest = goeburst(ps, 1)
     layout = radial(forest)
     assert len(layout.nodes) == sum(len(g.members) for g in forest.groups)
