@@ -187,3 +187,38 @@ def test_queues_keys_and_revoking_the_session_key(app, runtime, make_account, jo
     assert c.get("/console/jobs").status_code == 302  # the session's key is gone: so is the session
     for page in ("apps", "datasets", "uploads"):
         assert Console(app, created).get(f"/console/{page}").status_code == 200, page
+
+
+def test_every_console_route_with_a_job_id_refuses_another_account(app, runtime, make_account, jobs_of):
+    """Generated from the route table, so a new console route is swept too."""
+    a, key_a = make_account()
+    _b, key_b = make_account()
+    job = jobs_of(key_a, type="test.sleep", params={"seconds": 30, "steps": 300})
+    b = Console(app, key_b)
+    swept = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("console.") or "job_id" not in rule.arguments:
+            continue
+        values = {"job_id": job["id"], **{arg: "cancel" for arg in rule.arguments - {"job_id"}}}
+        path = rule.build(values, append_unknown=False)[1]
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            r = b.get(path) if method == "GET" else b.post(path)
+            assert r.status_code == 404, (rule.endpoint, method, r.status_code)
+            swept += 1
+    assert swept >= 3
+    assert runtime.jobs.get(a, job["id"])["cancel_requested_at"] is None
+    runtime.jobs.cancel(a, job["id"])
+
+
+def test_outputs_are_shown_as_people_want_them(app, runtime, make_account, jobs_of):
+    from tests.conftest import wait_until
+
+    account, key = make_account()
+    job = jobs_of(key, type="test.files", params={"names": ["notes.txt", "tree.svg"]})
+    wait_until(lambda: runtime.jobs.get(account, job["id"])["status"] == "succeeded", timeout=60)
+    row = runtime.jobs.get(account, job["id"])
+    runtime.files.save(row["id"], job["id"], "counts.json", b'{"nodes": 12, "edges": [1, 2]}', "application/json")
+    page = html.unescape(Console(app, key).get(f"/console/jobs/{job['id']}").get_data(as_text=True))
+    assert re.search(r'<img src="[^"]+/files/[^"]+" alt="Output tree.svg"', page)  # drawn, e.g. a goeBURST layout
+    assert '"edges": [\n    1,\n    2\n  ],\n  "nodes": 12' in page  # JSON pretty-printed
+    assert 'alt="Output notes.txt"' not in page and ">notes.txt</a>" in page  # anything else: a link

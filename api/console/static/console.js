@@ -16,4 +16,11 @@
       document.querySelectorAll('#jobs-table input[name="ids"]').forEach(function (b) { b.checked = box.checked; });
     }
   });
+  // Irreversible actions ask first (the button says what, in data-confirm).
+  document.addEventListener("submit", function (evt) {
+    var button = evt.submitter;
+    if (button && button.dataset.confirm && !window.confirm(button.dataset.confirm)) {
+      evt.preventDefault();
+    }
+  });
 })();
