@@ -51,7 +51,7 @@ ROUTES: dict[str, Access] = {
     # the web console: signed in by session cookie; each view checks the key's scopes itself
     **{f"console.{name}": Access.NONE for name in (
         "static", "sign_in", "sign_out", "home", "jobs", "jobs_table", "new_job", "bulk", "job", "job_live",
-        "job_verb", "queues", "apps", "datasets", "uploads", "delete_upload", "keys", "revoke_key",
+        "job_verb", "queues", "accounts", "apps", "datasets", "uploads", "delete_upload", "keys", "revoke_key",
     )},
     # the canonical API
     "jobs.Jobs": Access.BY_METHOD,

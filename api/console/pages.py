@@ -48,6 +48,17 @@ def queues():
                            running=running, window_min=WINDOW_S // 60, all_accounts=who is None)
 
 
+@blp.route("/accounts")
+def accounts():
+    """Every account at a glance, for admin keys only (others: as if the page did not exist)."""
+    account = current()
+    if account.role != "admin":
+        raise NotFound("no such page")
+    rows = runtime().db.all("console_accounts", active=sorted(s.value for s in states.ACTIVE),
+                            failed=S.FAILED.value, window_s=WINDOW_S)
+    return render_template("console/accounts.html", account=account, accounts=rows, window_min=WINDOW_S // 60)
+
+
 @blp.route("/apps")
 def apps():
     account = current()

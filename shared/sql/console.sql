@@ -40,3 +40,12 @@ FROM jobs j JOIN accounts a ON a.id = j.account_id
 WHERE j.status = %(running)s::job_status
   AND (%(account_id)s::bigint IS NULL OR j.account_id = %(account_id)s::bigint)
 ORDER BY j.started_at LIMIT 200;
+
+-- console_accounts --
+-- The admin's view across accounts: each account's keys, jobs in flight and last hour.
+SELECT a.name, a.role, a.created_at, a.max_in_flight,
+       (SELECT count(*) FROM api_keys k WHERE k.account_id = a.id AND k.revoked_at IS NULL) AS keys,
+       (SELECT count(*) FROM jobs j WHERE j.account_id = a.id AND j.status = ANY(%(active)s::job_status[])) AS in_flight,
+       (SELECT count(*) FROM jobs j WHERE j.account_id = a.id AND j.status = %(failed)s::job_status
+                                      AND j.finished_at > now() - make_interval(secs => %(window_s)s)) AS failed_recently
+FROM accounts a ORDER BY a.name LIMIT 500;

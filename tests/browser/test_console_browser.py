@@ -120,7 +120,7 @@ def test_a_read_key_sees_no_buttons(open_page, live, runtime, make_account, api)
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_screenshots_of_every_page(open_page, live, make_account, api, viewport):
-    account, key = make_account()
+    account, key = make_account(role="admin")  # an admin's key also has the accounts page
     for i, name in enumerate(["Ada", "Grace", "Linus"]):
         api("POST", "/v1/jobs", key, json={"type": "hello", "params": {"name": name}, "priority": i})
     api("POST", "/v1/jobs", key, json={"type": "test.sleep", "params": {"seconds": 30, "steps": 300}})
@@ -131,7 +131,7 @@ def test_screenshots_of_every_page(open_page, live, make_account, api, viewport)
     page.goto(f"{live}/console/sign-in")
     shoot(page, "sign-in")
     sign_in(page, live, key)
-    for name in ("jobs", "queues", "apps", "datasets", "uploads", "keys"):
+    for name in ("jobs", "queues", "apps", "datasets", "uploads", "keys", "accounts"):
         page.goto(f"{live}/console/{name}")
         page.get_by_role("heading", level=1).wait_for()
         shoot(page, name)

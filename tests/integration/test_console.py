@@ -222,3 +222,30 @@ def test_outputs_are_shown_as_people_want_them(app, runtime, make_account, jobs_
     assert re.search(r'<img src="[^"]+/files/[^"]+" alt="Output tree.svg"', page)  # drawn, e.g. a goeBURST layout
     assert '"edges": [\n    1,\n    2\n  ],\n  "nodes": 12' in page  # JSON pretty-printed
     assert 'alt="Output notes.txt"' not in page and ">notes.txt</a>" in page  # anything else: a link
+
+
+def test_queues_count_throughput_and_failure_rate_of_the_account_only(app, runtime, make_account, jobs_of):
+    from tests.conftest import wait_until
+
+    account, key = make_account()
+    other, other_key = make_account()
+    made = [jobs_of(key, type="test.sleep", params={"seconds": 0.1, "steps": 1}),
+            jobs_of(key, type="test.sleep", params={"seconds": 0.1, "steps": 1, "fail": "no"}),
+            jobs_of(other_key, type="test.sleep", params={"seconds": 0.1, "steps": 1, "fail": "no"})]
+    owners = [account, account, other]
+    wait_until(lambda: all(runtime.jobs.get(o, j["id"])["status"] in ("succeeded", "failed")
+                           for o, j in zip(owners, made, strict=True)), timeout=60)
+    jobs_of(key, type="test.sleep", params={}, start_at="2999-01-01T00:00:00Z")
+    page = Console(app, key).get("/console/queues").get_data(as_text=True)
+    default = re.search(r'<th scope="row">default</th>(.*?)</tr>', page, re.S).group(1)
+    assert re.findall(r"<td>(\d+)</td>", default)[:3] == ["1", "0", "0"]  # scheduled, queued, running
+    last_hour = re.findall(r'<th scope="row">default</th>(.*?)</tr>', page, re.S)[1]
+    assert re.findall(r"<td>([\d.%]+)</td>", last_hour) == ["2", "1", "1", "0", "50.0%"]  # not the other's failure
+
+
+def test_the_accounts_page_is_for_admin_keys_only(app, runtime, make_account):
+    _user, user_key = make_account()
+    admin, admin_key = make_account(role="admin")
+    assert Console(app, user_key).get("/console/accounts").status_code == 404
+    page = Console(app, admin_key).get("/console/accounts").get_data(as_text=True)
+    assert admin.name in page and _user.name in page
