@@ -19,7 +19,8 @@ def _csrf() -> None:
 def _headers(response):
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Cache-Control", "no-store")
+    if request.endpoint != "console.static":  # pages show account data: never cached
+        response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "

@@ -2,7 +2,7 @@
 
 -- console_key --
 -- A signed-in session names its key by id: a revoked key ends the session at once.
-SELECT k.id AS key_id, k.kind, a.*
+SELECT k.id AS key_id, k.kind, a.id, a.name, a.role, a.referers, a.max_in_flight
 FROM api_keys k JOIN accounts a ON a.id = k.account_id
 WHERE k.id = %(key_id)s AND k.revoked_at IS NULL;
 

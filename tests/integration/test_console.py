@@ -249,3 +249,20 @@ def test_the_accounts_page_is_for_admin_keys_only(app, runtime, make_account):
     assert Console(app, user_key).get("/console/accounts").status_code == 404
     page = Console(app, admin_key).get("/console/accounts").get_data(as_text=True)
     assert admin.name in page and _user.name in page
+
+
+def test_a_jobs_callback_deliveries_are_shown(app, runtime, make_account, jobs_of, receiver):
+    from tests.conftest import wait_until
+
+    account, key = make_account()
+    job = jobs_of(key, callback_url=f"{receiver.url}/console-hook")
+    receiver.wait_for("/console-hook", timeout=60)
+    c = Console(app, key)
+
+    def shown():
+        page = c.get(f"/console/jobs/{job['id']}").get_data(as_text=True)
+        return page if 's-delivered">delivered' in page else None
+
+    page = wait_until(shown, timeout=30)
+    assert f"{receiver.url}/console-hook" in page and "1 (last: 200," in page
+    assert "Redeliver" not in page  # the service has no redelivery: shown read-only
