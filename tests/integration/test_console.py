@@ -84,6 +84,8 @@ def test_wrong_and_public_keys_cannot_sign_in(app, runtime):
     r = c.sign_in(public)
     assert r.status_code == 401 and "public key cannot sign in" in r.get_data(as_text=True)
     assert c.get("/console/jobs").status_code == 302
+    r = c.get("/console/jobs/table", headers={"HX-Request": "true"})  # a live refresh after the session ended
+    assert r.status_code == 401 and r.headers["HX-Redirect"] == "/console/sign-in"
 
 
 def test_a_read_key_session_sees_no_buttons_and_cannot_cancel(app, runtime, make_account, jobs_of):
