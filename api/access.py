@@ -48,6 +48,11 @@ ROUTES: dict[str, Access] = {
     "api-docs.openapi_swagger_ui": Access.NONE,
     "static": Access.NONE,
     "files.download": Access.NONE,  # the signed, expiring link is the credential
+    # the web console: signed in by session cookie; each view checks the key's scopes itself
+    **{f"console.{name}": Access.NONE for name in (
+        "static", "sign_in", "sign_out", "home", "jobs", "jobs_table", "new_job", "bulk", "job", "job_live",
+        "job_verb", "queues", "accounts", "apps", "datasets", "uploads", "delete_upload", "keys", "revoke_key",
+    )},
     # the canonical API
     "jobs.Jobs": Access.BY_METHOD,
     "jobs.Job": Access.BY_METHOD,

@@ -7,6 +7,7 @@ import time
 from flask import Flask, g, request
 
 from api import access, apps, datasets, dialects, errors, files, jobs, ops, streams, uploads, usage
+from api.console import init_app as init_console
 from api.waiter import Waiter
 from shared.metrics import HTTP_SECONDS
 from shared.runtime import Runtime
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.register_blueprint(usage.blp)
     dialects.init_app(app, api)
     app.register_blueprint(ops.blp)
+    init_console(app, runtime)
     errors.init_app(app)  # after Api(), so these handlers replace flask-smorest's
     _time_requests(app)
     access.init_app(app)  # after the timer starts, so refused requests are timed too

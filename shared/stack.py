@@ -293,7 +293,7 @@ def run(options: Options) -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         url, key = stack.up()
-        print(f"Jobline is up.\n  API:      {url}\n  Docs:     {url}/docs\n  API key:  {key}\n"
+        print(f"Jobline is up.\n  API:      {url}\n  Docs:     {url}/docs\n  Console:  {url}/console (sign in with the key)\n  API key:  {key}\n"
               f"  Data:     {options.data_dir}\n  Logs:     {options.data_dir}/logs/", flush=True)
         for var, value in stack.started().items():
             print(f"  {var}={value}", flush=True)
