@@ -14,9 +14,13 @@ from shared.registry import JobType
 MAX_LVS = 100_000
 
 
+#: Project and dataset ids: generated uuids, or the client's own (shared.phylo.ID).
+_ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
 class GoeburstParams(Schema):
-    project_id = fields.UUID(required=True, metadata={"description": "The PHYLOViZ project."})
-    dataset_id = fields.UUID(required=True, metadata={"description": "The dataset of profiles."})
+    project_id = fields.String(required=True, validate=_ID, metadata={"description": "The PHYLOViZ project."})
+    dataset_id = fields.String(required=True, validate=_ID, metadata={"description": "The dataset of profiles."})
     inference_id = fields.UUID(required=True, metadata={"description": "The inference this job fills."})
     lvs = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_LVS),
                          metadata={"description": "Link profiles differing at up to this many loci.",
@@ -24,8 +28,8 @@ class GoeburstParams(Schema):
 
 
 class LayoutParams(Schema):
-    project_id = fields.UUID(required=True)
-    dataset_id = fields.UUID(required=True)
+    project_id = fields.String(required=True, validate=_ID)
+    dataset_id = fields.String(required=True, validate=_ID)
     inference_id = fields.UUID(required=True, metadata={"description": "The goeBURST tree to draw."})
     visualization_id = fields.UUID(required=True, metadata={"description": "The visualization this job fills."})
 

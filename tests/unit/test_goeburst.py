@@ -1,8 +1,9 @@
 """goeBURST (workers.analysis.goeburst) against hand-made cases and a literal reference.
 
 ``reference`` below is a straightforward port of phyloDB's GoeBURST.java (full n x n
-distance matrix, comparator sort, Kruskal with cluster relabelling) and of
-InferenceRepository.direct (recursive orientation).
+distance matrix, comparator sort, Kruskal with cluster relabelling), of
+InferenceRepository.direct (recursive orientation) and of VisualizationRepository.read
+(trees in the upload order of their roots).
 """
 
 from __future__ import annotations
@@ -95,11 +96,15 @@ def reference(ps: ProfileSet, lvs: int, isolates: dict[str, int] | None = None) 
             out += direct_edges(tree, e[1])
         return out
 
-    directed, todo, roots = [], list(edges), []
+    trees, todo = [], list(edges)
     while todo:
         root = next(e[0] for e in todo if all(x[1] != e[0] for x in edges))
-        roots.append(root)
-        directed += direct_edges(todo, root)
+        trees.append((root, direct_edges(todo, root)))
+    # Components: phyloDB's VisualizationRepository finds roots walking the dataset's
+    # profiles in upload order, and Radial numbers trees in that order.
+    trees.sort(key=lambda t: t[0])
+    roots = [r for r, _ in trees]
+    directed = [e for _, es in trees for e in es]
     name = lambda es: [Edge(ids[x], ids[y], d) for x, y, d in es]  # noqa: E731
     return {"edges": name(edges), "directed": name(directed), "roots": [ids[r] for r in roots]}
 

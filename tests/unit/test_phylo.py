@@ -7,8 +7,8 @@ import pytest
 
 from shared.errors import BadRequest, NotFound
 from shared.mlst import MISSING, parse_profiles
-from shared.phylo import _project_fields, decode, encode, merge, parse_uuid
-from shared.phylo_analyses import _lvs, format_tree, job_type, newick, nexus
+from shared.phylo import _project_fields, decode, encode, merge, new_id, parse_id
+from shared.phylo_analyses import _lvs, format_tree, job_type, newick, nexus, parse_uuid
 from tests.support.data import MLST
 from workers.analysis.goeburst import goeburst
 from workers.analysis.radial import radial
@@ -82,7 +82,14 @@ def test_phylodb_parameters_and_names():
             _lvs(bad)
     with pytest.raises(NotFound):
         parse_uuid("dataset", "eb6e9c65")
-    assert parse_uuid("dataset", "EB6E9C65-8230-4B75-9ECF-D7D453B67102") == "eb6e9c65-8230-4b75-9ecf-d7d453b67102"
+    assert parse_uuid("inference", "EB6E9C65-8230-4B75-9ECF-D7D453B67102") == "eb6e9c65-8230-4b75-9ecf-d7d453b67102"
+    # Project and dataset ids are the client's: the web platform's MongoDB ObjectIds.
+    assert parse_id("project", "65a1f0c2e4b0a1b2c3d4e5f6") == "65a1f0c2e4b0a1b2c3d4e5f6"
+    for bad in ["", "-x", "a/b", "x" * 101, 5, None]:
+        with pytest.raises(NotFound):
+            parse_id("dataset", bad)
+        with pytest.raises(BadRequest):
+            new_id("dataset", bad)
 
 
 def test_project_fields_accept_phylodb_users_in_both_shapes():

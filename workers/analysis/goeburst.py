@@ -21,6 +21,8 @@ Rules (phyloDB's GoeBURST.java, Matrix.java and InferenceRepository.direct):
    (acceptance order) whose ``from`` is never a ``to`` of any accepted edge; that tree is
    walked depth-first from the root, a node's edges taken in acceptance order, each
    emitted parent -> child before the child's own subtree.
+7. Components: trees are numbered 1, 2, ... in the upload order of their roots, as
+   phyloDB's VisualizationRepository finds roots by walking the dataset's profiles.
 
 Unlike phyloDB's n x n matrix, distances are computed in bounded-memory row chunks
 that keep only pairs with d <= lvs, so memory grows with the number of such pairs
@@ -264,6 +266,13 @@ def goeburst(
     lv = lv_counts(i, j, d, lvs, n)
     accepted = kruskal(i, j, d, n, lvs, lv, iso, id_ranks(ids))
     directed, trees = orient(accepted, n)
+    trees.sort(key=lambda t: t[0])  # rule 7: by the root's row
+    tree_of = {t[0]: c for c, t in enumerate(trees)}
+    root_of = [0] * n
+    for t in trees:
+        for m in t:
+            root_of[m] = t[0]
+    directed.sort(key=lambda e: tree_of[root_of[e[0]]])  # stable: DFS order within a tree
     forest.edges = [Edge(ids[a], ids[b], dist) for a, b, dist in accepted]
     forest.directed = [Edge(ids[a], ids[b], dist) for a, b, dist in directed]
     forest.groups = [
