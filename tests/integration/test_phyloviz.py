@@ -3,6 +3,9 @@ resources its clients call, with real MLST data, real workers and phyloDB's answ
 
 from __future__ import annotations
 
+import io
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -153,14 +156,39 @@ def test_isolate_counts_decide_ties_as_in_a_direct_call(alice, pyogenes):
     data = ("\n".join(rows) + "\n").encode()
     r = alice.upload(f"/projects/{project}/datasets/{dataset}/isolates/files", data, name="isolates.txt")
     assert r.status_code == 200 and r.get_json()["invalid_entities"] == ["99999"]
-    assert r.get_json()["isolates"] == 900
+    assert r.get_json()["isolates"] == 903  # isolates, with or without a known ST
     job = infer(alice, project, dataset, 3)
     tree = alice.get(f"/projects/{project}/datasets/{dataset}/inferences/{job['analysis_id']}",
                      format="json").get_json()["tree"]
-    isolates = {k: v for k, v in parse_isolates(data).items() if k != "99999"}
+    isolates = Counter(st for st in parse_isolates(data).values() if st is not None)
     assert tree == goeburst(profiles, 3, isolates).to_json()
     assert tree != goeburst(profiles, 3).to_json()  # the isolate tie-break decided something
-    assert alice.get(f"/projects/{project}/datasets/{dataset}").get_json()["isolates"] == 900
+    assert alice.get(f"/projects/{project}/datasets/{dataset}").get_json()["isolates"] == 903
+
+
+def test_isolate_files_add_up_by_isolate_id(alice, pyogenes):
+    """Several files add isolates; an id seen again is the same isolate (POST keeps the first
+    ST, PUT takes the new one), so the frequency tie-break counts each isolate once."""
+    project, dataset = pyogenes["project"], pyogenes["dataset"]
+    profiles = parse_profiles(PYOGENES.read_bytes())
+    rng = np.random.default_rng(5)
+    sts = rng.choice(profiles.ids, 1200).tolist()
+    first = "id\tST\n" + "".join(f"i{k}\t{st}\n" for k, st in enumerate(sts[:600]))
+    second = "country\tid\tST\n" + "".join(f"PT\ti{k}\t{st}\n" for k, st in enumerate(sts[500:], start=500))
+    second += f"PT\ti0\t{sts[1]}\n"  # i0 again, with another ST: POST keeps the first
+    path = f"/projects/{project}/datasets/{dataset}/isolates/files"
+    assert alice.upload(path, first.encode(), name="a.txt").get_json()["isolates"] == 600
+    r = alice.client.post(alice.url(path, id="1"), headers=alice.headers, content_type="multipart/form-data",
+                          data={"file": (io.BytesIO(second.encode()), "b.txt")})
+    assert r.status_code == 200 and r.get_json()["isolates"] == 1200 and r.get_json()["added"] == 600
+    job = infer(alice, project, dataset, 3)
+    tree = alice.get(f"/projects/{project}/datasets/{dataset}/inferences/{job['analysis_id']}",
+                     format="json").get_json()["tree"]
+    assert tree == goeburst(profiles, 3, Counter(sts)).to_json()
+    # A column named otherwise than exactly ST is refused, and nothing changes.
+    bad = alice.upload(path, b"id\tst\nz1\t1\n", name="c.txt")
+    assert bad.status_code == 400 and "exactly ST" in bad.get_json()["detail"]
+    assert alice.get(f"/projects/{project}/datasets/{dataset}").get_json()["isolates"] == 1200
 
 
 def test_lvs_above_the_number_of_loci_gives_the_full_forest(alice, runtime):
@@ -209,7 +237,8 @@ def test_profile_files_post_skips_put_replaces_and_reads_back(alice, pyogenes):
 @pytest.mark.parametrize("content, line, words", [
     (b"ST\ta\tb\tc\td\te\tf\tg\n1\t1\t1\t1\t1\t1\t1\t1\n1\t2\t2\t2\t2\t2\t2\t2\n", 3, "duplicate ST"),
     (b"ST\ta\tb\tc\td\te\tf\tg\n1\t1\t1\t1\t1\t1\t1\t1\n2\t1\t1\n", 3, "expected 8 cells"),
-    (b"ST\ta\tb\tc\td\te\tf\tg\n1\t1\t1\t1\t1\t1\t1\t1\n\n2\t1\t1\t1\tx\t1\t1\t1\n", 4, "bad allele"),
+    (b"ST\ta\tb\tc\td\te\tf\tg\n1\t1\t1\t1\t1\t1\t1\t1\n\n2\t1\t1\t1\t" + b"x" * 201 + b"\t1\t1\t1\n", 4,
+     "longer than 200"),
     (b"ST\ta\tb\tc\n1\t1\t1\t1\n", 1, "schema"),
     (b"\n\n", 1, "empty"),
     (b"ST\ta\n\xff\xfe\n", 0, "UTF-8"),

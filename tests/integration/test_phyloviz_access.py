@@ -36,7 +36,7 @@ def setup(alice):
     project = alice.project()
     dataset = alice.dataset(project, taxon)
     alice.upload(f"/projects/{project}/datasets/{dataset}/profiles/files", PYOGENES.read_bytes())
-    return {"taxon": taxon, "project": project, "dataset": dataset}
+    return {"taxon": taxon, "project": project, "dataset": dataset, "loci": loci_of(PYOGENES)}
 
 
 def problem(r, status: int, message: str) -> dict:
@@ -92,10 +92,17 @@ def test_a_visualization_needs_a_finished_inference_of_that_dataset(alice, setup
     wait_until(lambda: alice.finished(project, job["job_id"]), timeout=60, interval=0.2)
     problem(alice.post(f"/projects/{project}/jobs", {"analysis": "visualization", "algorithm": "radial",
                                                      "parameters": [other, job["analysis_id"]]}), 404, "not-found")
-    empty = alice.job(project, "inference", "goeburst", [other, 2])
-    wait_until(lambda: alice.finished(project, empty["job_id"]), timeout=60, interval=0.2)
-    r = alice.get(f"/projects/{project}/datasets/{other}/inferences/{empty['analysis_id']}")
-    assert "no profiles" in problem(r, 404, "not-found")["detail"]  # the job failed, and says why
+    # phyloDB's JobService.valid: an inference needs at least 2 profiles, checked at creation.
+    before = alice.jobs(project)
+    r = alice.post(f"/projects/{project}/jobs", {"analysis": "inference", "algorithm": "goeburst",
+                                                 "parameters": [other, 2]})
+    assert "at least 2" in problem(r, 400, "bad-request")["detail"]
+    one = "ST\t" + "\t".join(setup["loci"]) + "\n1\t" + "\t".join("1" for _ in setup["loci"]) + "\n"
+    assert alice.upload(f"/projects/{project}/datasets/{other}/profiles/files", one.encode()).status_code == 200
+    r = alice.post(f"/projects/{project}/jobs", {"analysis": "inference", "algorithm": "goeburst",
+                                                 "parameters": [other, 2]})
+    assert "has 1 profile" in problem(r, 400, "bad-request")["detail"]
+    assert alice.jobs(project) == before  # nothing was queued
 
 
 def test_goeburst_jobs_made_through_the_canonical_api_fill_nothing(alice, setup, client):
@@ -125,7 +132,7 @@ def test_another_accounts_private_project_does_not_exist(alice, bob, setup):
     assert alice.get(f"/projects/{project}").get_json()["name"] == "Test"  # unchanged
 
 
-def test_project_users_share_it_public_is_read_only_admin_sees_all(client, make_account, alice, bob, setup):
+def test_project_users_share_it_public_is_read_only_admin_reads_any(client, make_account, alice, bob, setup):
     project, dataset = setup["project"], setup["dataset"]
     r = alice.put(f"/projects/{project}", {"name": "Shared", "visibility": "private", "description": "d",
                                            "users": [{"id": bob.account.name, "provider": "google"}]})
@@ -139,6 +146,7 @@ def test_project_users_share_it_public_is_read_only_admin_sees_all(client, make_
 
     carol = phylo(client, make_account)
     assert alice.put(f"/projects/{project}", {"name": "Open", "visibility": "public"}).status_code == 204
+    assert project in [p["id"] for p in carol.get("/projects").get_json()]
     assert carol.get(f"/projects/{project}/datasets/{dataset}").get_json()["profiles"] == 647
     assert carol.jobs(project)
     problem(carol.post(f"/projects/{project}/datasets", {"taxon_id": setup["taxon"], "schema_id": "mlst7"}),
@@ -149,7 +157,9 @@ def test_project_users_share_it_public_is_read_only_admin_sees_all(client, make_
     problem(carol.get(f"/projects/{project}"), 404, "not-found")
     admin = phylo(client, make_account, role="admin")
     assert admin.get(f"/projects/{project}").get_json()["name"] == "Closed"
-    assert project in [p["id"] for p in admin.get("/projects").get_json()]
+    # The list is phyloDB's ProjectRepository's: the caller's projects and public ones, even
+    # for an admin (who reads or deletes any project by its id).
+    assert project not in [p["id"] for p in admin.get("/projects").get_json()]
     assert admin.delete(f"/projects/{project}").status_code == 204
     problem(alice.get(f"/projects/{project}"), 404, "not-found")
 
