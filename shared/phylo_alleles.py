@@ -3,7 +3,7 @@
 The file is read as phyloDB's FastaFormatter reads it: a header ``>anything_ID`` names
 the allele ``ID`` (the text after the last ``_``), and the lines after it, up to the next
 header, are its sequence. POST keeps alleles the locus already has; PUT replaces them.
-A bad line answers 400 with its number and stores nothing.
+Lines phyloDB would refuse are reported in ``invalid_lines`` and the rest is stored.
 """
 
 from __future__ import annotations
@@ -23,41 +23,49 @@ SEQUENCE = re.compile(r"[ACGTURYKMSWBDHVN*. -]*", re.IGNORECASE)
 MAX_ID = 200
 
 
-def parse_fasta(data: bytes) -> dict[str, str]:
-    """Allele id -> sequence, in file order (a repeated id keeps its last sequence)."""
+def parse_fasta(data: bytes) -> tuple[dict[str, str], list[int]]:
+    """(allele id -> sequence in file order, numbers of the lines phyloDB would refuse).
+
+    As phyloDB's FastaFormatter, a bad line is reported and the rest is kept: the web
+    platform writes ``>locus_`` (no id) for a missing allele and expects the upload to
+    succeed. A header without an id drops its sequence lines; a repeated id keeps its
+    last sequence. A file with no allele at all is a 400.
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ProfileError("file is not UTF-8 text") from None
     alleles: dict[str, str] = {}
+    invalid: list[int] = []
     current: str | None = None
+    skipping = False
     parts: list[str] = []
+
+    def flush() -> None:
+        if current is not None and parts:
+            alleles[current] = "".join(parts)
+
     for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.rstrip("\r")
         if line.startswith(">"):
-            if current is not None:
-                alleles[current] = "".join(parts)
+            flush()
             cut = line.rfind("_")
-            current = line[cut + 1:].strip() if cut >= 0 else ""
-            if not current or len(current) > MAX_ID or "\x00" in current:
-                raise ProfileError(f"a header must end in _ALLELE_ID (1 to {MAX_ID} characters)", number)
-            parts = []
-        elif not line.strip():
+            current, parts = (line[cut + 1:].strip() if cut >= 0 else ""), []
+            skipping = not current or len(current) > MAX_ID or "\x00" in current
+            if skipping:
+                current = None
+                invalid.append(number)
+        elif not line.strip() or skipping:
             continue
         elif current is None or not SEQUENCE.fullmatch(line):
-            raise ProfileError("expected a >header or a line of nucleotides", number)
+            invalid.append(number)
         else:
             parts.append(line.replace(" ", ""))
-    if current is not None:
-        alleles[current] = "".join(parts)
-    empty = [k for k, v in alleles.items() if not v]
-    if empty:
-        raise ProfileError(f"allele {empty[0]!r} has no sequence")
+    flush()
     if not alleles:
-        raise ProfileError("no alleles in the file", 1)
-    return alleles
-
-
+        raise ProfileError("no allele (a >header ending in _ID, then its sequence) in the file",
+                           invalid[0] if invalid else 1)
+    return alleles, invalid
 class Alleles:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -65,10 +73,10 @@ class Alleles:
 
     def upload(self, account: Account, taxon_id: str, locus_id: str, data: bytes, *, replace: bool) -> Row:
         self.catalog.locus(taxon_id, locus_id, live=True)
-        alleles = parse_fasta(data)
+        alleles, invalid = parse_fasta(data)
         self.db.one("phylo_save_alleles", taxon_id=taxon_id, locus_id=locus_id, account_id=account.id,
                     ids=list(alleles), sequences=list(alleles.values()), replace=replace)
-        return {"invalid_lines": [], "invalid_entities": [], "alleles": len(alleles)}
+        return {"invalid_lines": invalid, "invalid_entities": [], "alleles": len(alleles)}
 
     def list(self, taxon_id: str, locus_id: str, page: int) -> list[Row]:
         self.catalog.locus(taxon_id, locus_id)
