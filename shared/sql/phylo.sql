@@ -268,3 +268,6 @@ RETURNING v.id;
 -- phylo_store_uploaded_inference --
 INSERT INTO phylo_inferences (id, project_id, dataset_id, algorithm, lvs, tree, finished_at)
 VALUES (%(id)s, %(project_id)s, %(dataset_id)s, %(algorithm)s, %(lvs)s, %(tree)s::json, now());
+
+-- phylo_job_account --
+SELECT a.* FROM jobs j JOIN accounts a ON a.id = j.account_id WHERE j.public_id = %(public_id)s;

@@ -3,11 +3,15 @@ format (``{"message": "<problem>", "detail": ...}``) with nothing changed."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 
+from shared.mlst import parse_profiles
+from tests.conftest import wait_until
 from tests.support.phyloviz import PYOGENES, Phylo, loci_of, unique
+from workers.analysis.goeburst import goeburst
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -111,6 +115,32 @@ def test_goeburst_jobs_made_through_the_canonical_api_fill_nothing(alice, setup,
     job = client.post("/v1/jobs?wait=20", json={"type": "goeburst", "params": params},
                       headers=alice.headers).get_json()
     assert job["status"] == "failed" and "fills no inference" in job["error"]
+
+
+def test_goeburst_and_layout_work_from_the_canonical_api_as_output_files(alice, bob, setup, client):
+    params = {"project_id": setup["project"], "dataset_id": setup["dataset"], "lvs": 3}
+    job = client.post("/v1/jobs?wait=30", json={"type": "goeburst", "params": params},
+                      headers=alice.headers).get_json()
+    assert job["status"] == "succeeded", job
+    assert job["result"]["file"] == "tree.json" and job["result"]["profiles"] == 647
+    link = client.get(f"/v1/jobs/{job['id']}/files/tree.json", headers=alice.headers)
+    assert link.status_code == 302
+    tree = json.loads(client.get(link.headers["Location"]).get_data())
+    assert tree == goeburst(parse_profiles(PYOGENES.read_bytes()), 3).to_json()
+    events = client.get(f"/v1/jobs/{job['id']}/events", headers=alice.headers).get_json()
+    steps = [e for e in json.dumps(events).split('"') if e.startswith(("distances", "links", "orienting"))]
+    assert len(steps) >= 3  # progress per phase
+
+    inference = alice.job(setup["project"], "inference", "goeburst", [setup["dataset"], 3])
+    wait_until(lambda: alice.finished(setup["project"], inference["job_id"]), timeout=60, interval=0.2)
+    params = {"project_id": setup["project"], "dataset_id": setup["dataset"], "inference_id": inference["analysis_id"]}
+    drawn = client.post("/v1/jobs?wait=30", json={"type": "layout", "params": params}, headers=alice.headers).get_json()
+    assert drawn["status"] == "succeeded" and drawn["result"]["files"] == ["layout.json", "layout.svg"], drawn
+
+    # Another account's project stays out of reach: the job fails as if it did not exist.
+    theirs = client.post("/v1/jobs?wait=30", json={"type": "goeburst", "params": {
+        "project_id": setup["project"], "dataset_id": setup["dataset"], "lvs": 3}}, headers=bob.headers).get_json()
+    assert theirs["status"] == "failed" and "no project" in theirs["error"]
 
 
 # -- tenancy and roles ---------------------------------------------------------------------
