@@ -98,13 +98,8 @@ class Forest:
         }
 
 
-def _chunks(
-    matrix: np.ndarray, thr: int, chunk_elements: int, comp: np.ndarray | None = None, low: int = 0
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Pairs i < j at distance ``low < d <= thr``, one bounded block of rows at a time.
-
-    With ``comp``, pairs whose ends share a component label are left out as well.
-    """
+def _blocks(matrix: np.ndarray, chunk_elements: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(r0, acc): distances of a bounded block of rows r0.. against rows r0..n-1."""
     n, loci = matrix.shape
     # Missing alleles get different sentinels on the two sides, so they never match; other
     # negative codes are allele ids that are not plain numbers (shared.mlst.Labels).
@@ -117,7 +112,7 @@ def _chunks(
     tmp_buf = np.empty(size, dtype=np.bool_)
     r0 = 0
     while r0 < n:
-        width = n - r0  # the block's rows against rows r0..n-1 (j > i kept below)
+        width = n - r0
         rows = max(1, min(width, chunk_elements // width))
         acc = acc_buf[: rows * width].reshape(rows, width)
         tmp = tmp_buf[: rows * width].reshape(rows, width)
@@ -125,17 +120,31 @@ def _chunks(
         for locus in range(loci):
             np.not_equal(left[locus, r0 : r0 + rows, None], right[locus, None, r0:], out=tmp)
             acc += tmp
-        flat = np.flatnonzero(acc <= thr)
-        bi, bj = np.divmod(flat, width)
-        d = acc.reshape(-1)[flat]
-        keep = (bj > bi) & (d > low)
-        i, j = (bi[keep] + r0).astype(np.int32), (bj[keep] + r0).astype(np.int32)
-        d = d[keep]
-        if comp is not None:
-            cross = comp[i] != comp[j]
-            i, j, d = i[cross], j[cross], d[cross]
-        yield i, j, d
+        yield r0, acc
         r0 += rows
+
+
+def _pairs(r0: int, acc: np.ndarray, low: int, thr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The block's pairs i < j at distance ``low < d <= thr``, row-major."""
+    flat = np.flatnonzero(acc <= thr)
+    bi, bj = np.divmod(flat, acc.shape[1])
+    d = acc.reshape(-1)[flat]
+    keep = (bj > bi) & (d > low)
+    return (bi[keep] + r0).astype(np.int32), (bj[keep] + r0).astype(np.int32), d[keep]
+
+
+def _chunks(
+    matrix: np.ndarray, thr: int, chunk_elements: int, comp: np.ndarray | None = None, low: int = 0
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Pairs i < j at distance ``low < d <= thr``, one bounded block of rows at a time.
+
+    With ``comp``, pairs whose ends share a component label are left out as well.
+    """
+    for r0, acc in _blocks(matrix, chunk_elements):
+        if comp is not None:  # out before extraction: most pairs of a near-full tree are inside
+            rows = acc.shape[0]
+            acc[comp[r0 : r0 + rows, None] == comp[None, r0:]] = np.iinfo(acc.dtype).max
+        yield _pairs(r0, acc, low, thr)
 
 
 def _join(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -161,24 +170,25 @@ def scan(
     (n, lvs) LV-count table (rule 3), counted from every pair, kept or not.
     """
     n = matrix.shape[0]
-    lv = np.zeros(n * lvs, dtype=np.int64)
+    lv = np.zeros((n, lvs), dtype=np.int64)
     kept, total = lvs, 0
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for i, j, d in _chunks(matrix, min(lvs, matrix.shape[1]), chunk_elements):
-        slot = d.astype(np.int64) - 1
-        lv += np.bincount(i.astype(np.int64) * lvs + slot, minlength=n * lvs)
-        lv += np.bincount(j.astype(np.int64) * lvs + slot, minlength=n * lvs)
-        low = d <= kept
-        if not low.all():
-            i, j, d = i[low], j[low], d[low]
-        parts.append((i, j, d))
-        total += len(i)
+    for r0, acc in _blocks(matrix, chunk_elements):
+        rows, width = acc.shape
+        # Pairs j <= i of the block (its lower left corner) count for no level.
+        acc[np.arange(width)[None, :] <= np.arange(rows)[:, None]] = np.iinfo(acc.dtype).max
+        for k in range(1, lvs + 1):
+            at_k = acc == k
+            lv[r0 : r0 + rows, k - 1] += np.count_nonzero(at_k, axis=1)
+            lv[r0:, k - 1] += np.count_nonzero(at_k, axis=0)
+        parts.append(_pairs(r0, acc, 0, kept))
+        total += len(parts[-1][0])
         while total > budget and kept > 0:  # drop the highest kept level
             kept -= 1
             parts = [(a[c <= kept], b[c <= kept], c[c <= kept]) for a, b, c in parts]
             total = sum(len(a) for a, _, _ in parts)
     i, j, d = _join(parts)
-    return i, j, d, kept, lv.reshape(n, lvs)
+    return i, j, d, kept, lv
 
 
 def id_ranks(ids: list[str]) -> np.ndarray:
