@@ -180,6 +180,8 @@ class Projects:
 
     def put(self, account: Account, project_id: Any, body: Any) -> bool:
         """phyloDB's PUT: create the project with the client's id, or update it; True if created."""
+        if isinstance(body, dict) and body.get("id", project_id) != project_id:
+            raise BadRequest(f"id {body['id']!r} in the body differs from {project_id!r} in the URL")
         if self.create(account, body, new_id("project", project_id)) is not None:
             return True
         self.update(account, project_id, body)
@@ -214,6 +216,8 @@ class Datasets:
     def put(self, project: Row, dataset_id: Any, body: Any) -> bool:
         """phyloDB's PUT: create the dataset with the client's id, or update it; True if created."""
         did = new_id("dataset", dataset_id)
+        if isinstance(body, dict) and body.get("id", did) != did:
+            raise BadRequest(f"id {body['id']!r} in the body differs from {did!r} in the URL")
         if self.db.one("phylo_get_dataset", id=did, project_id=project["id"]) is None:
             if self.create(project, body, did) is not None:
                 return True

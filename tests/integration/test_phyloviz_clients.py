@@ -17,6 +17,7 @@ layout computed directly on the same files (real workers ran the jobs).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import secrets
 import subprocess
@@ -412,3 +413,56 @@ def test_web_platform_tools_index_typing_isolates_tree_and_view(live, key, tmp_p
 
     # Running the tools again is refused by the platform itself, not by us: the dataset exists.
     assert platform.project_exists(project_id) and platform.dataset_exists(project_id, dataset_id)
+
+
+# -- what those clients can get wrong: clear 400/404s, nothing changed ---------------------------
+
+
+def test_bad_uploads_and_puts_are_refused_and_change_nothing(client, make_account):
+    from tests.support.phyloviz import Phylo, loci_of, unique
+
+    alice, bob = Phylo(client, make_account()[1]), Phylo(client, make_account()[1])
+    taxon, loci = unique("spy"), loci_of(PYOGENES)
+    alice.catalogue(taxon, loci)
+    project = secrets.token_hex(12)
+    body = {"name": "p", "visibility": "private", "description": "", "users": []}
+    assert alice.put(f"/projects/{project}", {**body, "id": project}).status_code == 201
+    assert alice.put(f"/projects/{project}", {**body, "name": "q"}).status_code == 204  # update
+    assert alice.put(f"/projects/{project}", {**body, "id": "other"}).status_code == 400
+    assert alice.put("/projects/-bad-", body).status_code == 400
+    assert bob.put(f"/projects/{project}", body).status_code == 404  # another's private project
+    assert alice.get(f"/projects/{project}").get_json()["name"] == "q"
+
+    dataset = secrets.token_hex(12)
+    ds = {"taxon_id": taxon, "schema_id": "mlst7", "description": ""}
+    assert alice.put(f"/projects/{project}/datasets/{dataset}", ds).status_code == 201
+    other = alice.put(f"/projects/{alice.project()}/datasets/{dataset}", ds)  # the id is taken elsewhere
+    assert other.status_code == 404
+    assert alice.put(f"/projects/{project}/datasets/x1", {**ds, "schema_id": "nope"}).status_code == 400
+    assert alice.get(f"/projects/{project}/datasets/x1").status_code == 404
+    base = f"/projects/{project}/datasets/{dataset}"
+    assert alice.upload(f"{base}/profiles/files", PYOGENES.read_bytes(), method="put").status_code == 200
+
+    # Allele FASTA: bad lines are reported as phyloDB does; a file without alleles is a 400.
+    fasta = f"/taxa/{taxon}/loci/{loci[0]}/alleles/files"
+    r = alice.upload(fasta, b">x_1\nACGT\n>x_\nA\n>x_2\nAC#T\n>x_3\nGG\n", method="put")
+    assert r.status_code == 200 and r.get_json()["invalid_lines"] == [3, 6] and r.get_json()["alleles"] == 2
+    assert alice.upload(fasta, b">x_\nA\n", method="put").status_code == 400
+    assert alice.upload(f"/taxa/{taxon}/loci/nope/alleles/files", b">x_1\nA\n").status_code == 404
+    assert [a["id"] for a in alice.get(f"/taxa/{taxon}/loci/{loci[0]}/alleles").get_json()] == ["1", "3"]
+
+    # Trees: Newick with unknown profiles, two parents, bad syntax or a bad format: 400.
+    for text, fields in [(b"(1:1,99999:2)2;", {}), (b"(1:1)2;(1:1)3;", {}), (b"(1:1,(2:1)3;", {}),
+                         (b"(1:x)2;", {}), (b"(1:1)2;", {"format": "phyloxml"}), (b"(1:1)2;", {"algorithm": "upgma"})]:
+        data = {"file": (io.BytesIO(text), "t.nwk"), "algorithm": "goeburst", "format": "newick", **fields}
+        r = client.post(alice.url(f"{base}/inferences"), headers=alice.headers, data=data,
+                        content_type="multipart/form-data")
+        assert r.status_code == 400 and r.get_json()["message"] == "bad-request", (text, r.get_json())
+    assert alice.get(f"{base}/inferences").get_json() == []
+    data = {"file": (io.BytesIO(b"BEGIN TREES;\n\tTree result = (1:1,3:2)2;\nEND;"), "t.nex"),
+            "algorithm": "goeburst", "format": "nexus"}
+    r = client.post(alice.url(f"{base}/inferences"), headers=alice.headers, data=data,
+                    content_type="multipart/form-data")
+    assert r.status_code == 201
+    tree = alice.get(f"{base}/inferences/{r.get_json()['id']}", format="json").get_json()["tree"]
+    assert tree["groups"] == [{"component": 1, "root": "2", "members": ["2", "1", "3"]}]
