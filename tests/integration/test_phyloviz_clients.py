@@ -466,3 +466,17 @@ def test_bad_uploads_and_puts_are_refused_and_change_nothing(client, make_accoun
     assert r.status_code == 201
     tree = alice.get(f"{base}/inferences/{r.get_json()['id']}", format="json").get_json()["tree"]
     assert tree["groups"] == [{"component": 1, "root": "2", "members": ["2", "1", "3"]}]
+
+
+def test_project_list_is_phylodbs_own_and_public_by_id_length_then_id(client, make_account):
+    from tests.support.phyloviz import Phylo
+
+    alice, bob = Phylo(client, make_account()[1]), Phylo(client, make_account()[1])
+    base = secrets.token_hex(4)
+    body = {"name": "p", "visibility": "private", "description": "", "users": []}
+    for pid in [base + "zz", base + "b", base + "a"]:
+        assert alice.put(f"/projects/{pid}", body).status_code == 201
+    assert bob.put(f"/projects/{base}c", {**body, "visibility": "public"}).status_code == 201
+    assert bob.put(f"/projects/{base}d", body).status_code == 201
+    mine = [p["id"] for p in alice.get("/projects").get_json() if p["id"].startswith(base)]
+    assert mine == [base + "a", base + "b", base + "c", base + "zz"]  # bob's private one is not listed
