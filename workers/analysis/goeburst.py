@@ -34,6 +34,7 @@ the same, and memory follows the links still open rather than n^2.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -161,7 +162,8 @@ def candidate_links(
 
 
 def scan(
-    matrix: np.ndarray, lvs: int, budget: int, chunk_elements: int = CHUNK_ELEMENTS
+    matrix: np.ndarray, lvs: int, budget: int, chunk_elements: int = CHUNK_ELEMENTS,
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
     """One pass: LV counts of every level, and the pairs of the lowest levels that fit.
 
@@ -173,16 +175,25 @@ def scan(
     lv = np.zeros((n, lvs), dtype=np.int64)
     kept, total = lvs, 0
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    flat_lv = lv.reshape(-1)
     for r0, acc in _blocks(matrix, chunk_elements):
-        rows, width = acc.shape
-        # Pairs j <= i of the block (its lower left corner) count for no level.
-        acc[np.arange(width)[None, :] <= np.arange(rows)[:, None]] = np.iinfo(acc.dtype).max
-        for k in range(1, lvs + 1):
-            at_k = acc == k
-            lv[r0 : r0 + rows, k - 1] += np.count_nonzero(at_k, axis=1)
-            lv[r0:, k - 1] += np.count_nonzero(at_k, axis=0)
-        parts.append(_pairs(r0, acc, 0, kept))
-        total += len(parts[-1][0])
+        i, j, d = _pairs(r0, acc, 0, kept)
+        # Levels kept are counted from their pairs; higher ones on the block itself.
+        slot = d.astype(np.int64) - 1
+        flat_lv += np.bincount(i.astype(np.int64) * lvs + slot, minlength=n * lvs)
+        flat_lv += np.bincount(j.astype(np.int64) * lvs + slot, minlength=n * lvs)
+        if kept < lvs:
+            rows, width = acc.shape
+            # Pairs j <= i of the block (its lower left corner) count for no level.
+            acc[np.arange(width)[None, :] <= np.arange(rows)[:, None]] = np.iinfo(acc.dtype).max
+            for k in range(kept + 1, lvs + 1):
+                at_k = acc == k
+                lv[r0 : r0 + rows, k - 1] += np.count_nonzero(at_k, axis=1)
+                lv[r0:, k - 1] += np.count_nonzero(at_k, axis=0)
+        if progress is not None:
+            progress(1 - ((n - r0 - acc.shape[0]) / n) ** 2)  # share of the n^2/2 pairs seen
+        parts.append((i, j, d))
+        total += len(i)
         while total > budget and kept > 0:  # drop the highest kept level
             kept -= 1
             parts = [(a[c <= kept], b[c <= kept], c[c <= kept]) for a, b, c in parts]
@@ -320,7 +331,14 @@ def goeburst(
     say = progress or (lambda fraction, message: None)
     lvs = min(lvs, profiles.matrix.shape[1])  # no pair differs at more loci than there are
     say(0.0, f"distances of {n} profiles")
-    i, j, d, kept, lv = scan(profiles.matrix, lvs, pair_budget, chunk_elements)
+    last = [time.monotonic()]
+
+    def seen(fraction: float) -> None:  # a 50k full tree spends a while here: say so each second
+        if time.monotonic() - last[0] >= 1.0:
+            last[0] = time.monotonic()
+            say(0.5 * fraction, f"distances of {n} profiles: {fraction:.0%}")
+
+    i, j, d, kept, lv = scan(profiles.matrix, lvs, pair_budget, chunk_elements, seen)
     iso = np.array([(isolates or {}).get(s, 0) for s in ids], dtype=np.int64)
     ranks = id_ranks(ids)
     parent, accepted = list(range(n)), []
