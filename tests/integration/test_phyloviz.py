@@ -261,3 +261,29 @@ def test_upload_without_a_file_field_or_too_big(alice, pyogenes, app):
     assert r.status_code == 413 and r.get_json()["message"] == "payload-too-large"
     r = alice.upload(f"/projects/{project}/datasets/{dataset}/isolates/files", b"id\tname\n1\tx\n")
     assert r.status_code == 400 and r.get_json()["invalid_lines"] == [1]
+
+
+def test_non_numeric_allele_ids_across_uploads_read_back_and_infer(alice):
+    """Allele ids are opaque strings, as phyloDB's MlFormatter reads them ("12a", "LNF",
+    "012" is not "12"), stable across uploads; "-" and blanks stay missing."""
+    taxon = unique("spn")
+    alice.catalogue(taxon, ["a", "b", "c"], schema="s3")
+    project = alice.project()
+    dataset = alice.dataset(project, taxon, schema="s3")
+    path = f"/projects/{project}/datasets/{dataset}/profiles/files"
+    first = b"ST\ta\tb\tc\n1\t12a\tLNF\t1\n2\t12a\tLNF\t2\n3\t012\t7\t-\n"
+    second = b"ST\ta\tb\tc\n4\t12\tnew\t1\n5\t12a\tnew\t \n3\t9\t9\t9\n"
+    assert alice.upload(path, first).status_code == 200
+    r = alice.upload(path, second)  # POST: profile 3 is kept as it was
+    assert r.get_json()["added"] == 2 and r.get_json()["skipped"] == 1
+    got = alice.get(f"/projects/{project}/datasets/{dataset}/profiles/5").get_json()
+    assert got["alleles"] == ["12a", "new", None]
+    tsv = alice.get(f"/projects/{project}/datasets/{dataset}/profiles", headers={"Accept": "text/plain"}).data
+    combined = parse_profiles(first + b"4\t12\tnew\t1\n5\t12a\tnew\t \n")
+    assert tsv.decode().split("\n")[1:-1] == ["1\t12a\tLNF\t1", "2\t12a\tLNF\t2", "3\t012\t7\t",
+                                              "4\t12\tnew\t1", "5\t12a\tnew\t"]
+    job = infer(alice, project, dataset, 2)
+    tree = alice.get(f"/projects/{project}/datasets/{dataset}/inferences/{job['analysis_id']}",
+                     format="json").get_json()["tree"]
+    assert tree == goeburst(combined, 2).to_json()
+    assert {"from": "1", "to": "2", "distance": 1} in tree["edges"]  # "12a" = "12a", "LNF" = "LNF"
