@@ -112,8 +112,10 @@ ROUTES: dict[str, Access] = {
     "rekosearch.get_job": Access.READ,
     "rekosearch.object_url": Access.READ,
     "rekosearch.list_jobs": Access.READ,
-    # PHYLOViZ: phyloDB's resources follow the REST rule
+    # PHYLOViZ: phyloDB's API root answers anyone; its resources follow the REST rule
+    "phyloviz.api_root": Access.NONE,
     **{f"phyloviz.{name}": Access.BY_METHOD for name in (
+        "list_users", "alleles_file", "get_allele", "list_alleles", "upload_inference",
         "list_projects", "create_project", "get_project", "put_project", "delete_project",
         "list_datasets", "create_dataset", "get_dataset", "put_dataset", "delete_dataset",
         "list_inferences_0", "list_inferences_1", "get_inference_0", "get_inference_1",

@@ -1,20 +1,25 @@
 """Parse MLST allelic profiles and isolate tables (tab-separated text).
 
-Profiles: header ``ST<TAB>locus...``, then one row per sequence type (ST). A
-missing allele (empty cell, blank or ``-``) is stored as ``MISSING`` (-1); the
-distance code treats it as a mismatch against everything, even another missing
-allele. Errors raise :class:`ProfileError` with a 1-based line number.
+Profiles: header ``ST<TAB>locus...``, then one row per sequence type (ST). Allele ids
+are what phyloDB's MlFormatter takes them for: opaque strings. A plain decimal number
+(``12``, not ``012``) is stored as itself; any other id (``12a``, ``LNF``) as a code
+<= -2 naming ``labels[-2 - code]``, so equal ids get equal codes. A cell phyloDB reads
+as missing (only blanks and ``-``, including empty) is stored as ``MISSING`` (-1); the
+distance code treats it as a mismatch against everything, even another missing allele.
+Errors raise :class:`ProfileError` with a 1-based line number.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 import numpy as np
 
 MISSING = -1
-_MISSING_CELLS = ("", "-")
+_MISSING = re.compile(r"[\s-]*")  # phyloDB: ``[\s<missing>]*`` with missing = "-"
 _MAX_ALLELE = np.iinfo(np.int32).max
+MAX_LABELS = 1_000_000
 
 
 class ProfileError(ValueError):
@@ -33,9 +38,46 @@ class ProfileSet:
     ids: list[str]
     loci: list[str]
     matrix: np.ndarray  # (n, len(loci)) int32; MISSING marks a missing allele
+    labels: list[str] = field(default_factory=list)  # code -2 - k is labels[k]
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def allele(self, code: int) -> str | None:
+        """The allele id a matrix cell stands for (None when missing)."""
+        return None if code == MISSING else str(code) if code >= 0 else self.labels[-2 - code]
+
+
+class Labels:
+    """Codes for allele ids that are not plain numbers, shared by every locus of a dataset."""
+
+    def __init__(self, labels: list[str] | None = None) -> None:
+        self.labels = list(labels or [])
+        self.codes = {label: -2 - k for k, label in enumerate(self.labels)}
+
+    def code(self, value: str) -> int:
+        """The matrix cell for one allele id as written in a file (stripped)."""
+        if _MISSING.fullmatch(value):
+            return MISSING
+        if value.isascii() and value.isdigit() and str(int(value)) == value and int(value) <= _MAX_ALLELE:
+            return int(value)
+        code = self.codes.get(value)
+        if code is None:
+            if len(self.labels) >= MAX_LABELS:
+                raise ProfileError(f"more than {MAX_LABELS} distinct non-numeric allele ids")
+            code = self.codes[value] = -2 - len(self.labels)
+            self.labels.append(value)
+        return code
+
+    def recode(self, matrix: np.ndarray, labels: list[str]) -> np.ndarray:
+        """``matrix`` written with ``labels``, rewritten with these codes (adding new ones)."""
+        if not labels:
+            return matrix
+        table = np.array([self.code(label) for label in labels], dtype=np.int32)
+        out = matrix.copy()
+        named = out <= -2
+        out[named] = table[-2 - out[named]]
+        return out
 
 
 def _lines(data: bytes | str) -> list[tuple[int, list[str]]]:
@@ -69,6 +111,7 @@ def parse_profiles(data: bytes | str) -> ProfileSet:
     if len(lines) == 1:
         raise ProfileError("no profiles after the header", head_line)
     width = len(header)
+    names = Labels()
     ids: list[str] = []
     seen: dict[str, int] = {}
     matrix = np.empty((len(lines) - 1, len(loci)), dtype=np.int32)
@@ -84,30 +127,35 @@ def parse_profiles(data: bytes | str) -> ProfileSet:
         ids.append(st)
         for col, cell in enumerate(cells[1:]):
             value = cell.strip()
-            if value in _MISSING_CELLS:
-                matrix[row, col] = MISSING
-            elif value.isascii() and value.isdigit() and int(value) <= _MAX_ALLELE:
-                matrix[row, col] = int(value)
-            else:
-                raise ProfileError(f"bad allele {value!r} for locus {loci[col]!r}", number)
-    return ProfileSet(ids=ids, loci=loci, matrix=matrix)
+            if len(value) > 200:
+                raise ProfileError(f"allele id longer than 200 characters for locus {loci[col]!r}", number)
+            matrix[row, col] = names.code(value)
+    return ProfileSet(ids=ids, loci=loci, matrix=matrix, labels=names.labels)
 
 
-def parse_isolates(data: bytes | str) -> dict[str, int]:
-    """Count isolates per ST from a table whose header has an ``ST`` column."""
+def parse_isolates(data: bytes | str, id_column: int = 0) -> dict[str, str | None]:
+    """Isolate id -> its ST (None when blank), as phyloDB's IsolatesFormatter reads a table.
+
+    The id is column ``id_column`` (phyloDB's ``?id=``, default 0); the ST is the column
+    headed exactly ``ST``. An id repeated in the file is one isolate: its last row wins.
+    """
     lines = _lines(data)
     if not lines:
         raise ProfileError("empty file", 1)
     head_line, header = lines[0]
-    names = [cell.strip().upper() for cell in header]
+    names = [cell.strip() for cell in header]
     if "ST" not in names:
-        raise ProfileError("header has no ST column", head_line)
+        raise ProfileError("header has no column named exactly ST", head_line)
+    if not 0 <= id_column < len(names):
+        raise ProfileError(f"the id column {id_column} is not in the header", head_line)
     col = names.index("ST")
-    counts: dict[str, int] = {}
+    isolates: dict[str, str | None] = {}
     for number, cells in lines[1:]:
-        if col >= len(cells):
-            raise ProfileError(f"missing ST cell (column {col + 1})", number)
+        if len(cells) != len(names):
+            raise ProfileError(f"expected {len(names)} cells, got {len(cells)}", number)
+        isolate = cells[id_column].strip()
+        if not isolate or len(isolate) > 200:
+            raise ProfileError("an isolate id must have 1 to 200 characters", number)
         st = cells[col].strip()
-        if st and st != "-":
-            counts[st] = counts.get(st, 0) + 1
-    return counts
+        isolates[isolate] = None if _MISSING.fullmatch(st) else st
+    return isolates

@@ -3,7 +3,11 @@
 A project belongs to the account that created it; its ``users`` (``[{"id", "provider"}]``)
 name other accounts that share it. Owner, users and admins read and write it; a public
 project is readable by every account; any other project answers 404, as if it did not
-exist. Deleting a project is for its owner or an admin.
+exist. Deleting a project is for its owner or an admin. Lists follow phyloDB's
+ProjectRepository: the caller's projects and public ones, by id length then id.
+
+Project and dataset ids are the client's when it creates them with PUT (the web platform
+uses MongoDB ObjectIds), generated uuids when it POSTs.
 
 A dataset's profiles live in one row (see migration 0005): ids in file order, alleles as
 an int32 matrix. Uploads are validated whole before anything is written; POST keeps
@@ -12,7 +16,7 @@ existing profiles on an id conflict (phyloDB's "on conflict skip"), PUT replaces
 
 from __future__ import annotations
 
-import uuid
+import re
 from typing import Any
 
 import numpy as np
@@ -21,7 +25,7 @@ from psycopg2.extras import Json
 from shared.accounts import Account
 from shared.db import Database
 from shared.errors import BadRequest, Forbidden, NotFound
-from shared.mlst import MISSING, ProfileError, ProfileSet, parse_isolates, parse_profiles
+from shared.mlst import Labels, ProfileError, ProfileSet, parse_isolates, parse_profiles
 from shared.queries import queries
 
 Row = dict[str, Any]
@@ -31,12 +35,22 @@ VISIBILITIES = ("private", "public")
 MAX_USERS = 1000
 
 
-def parse_uuid(kind: str, value: Any) -> str:
-    """A canonical uuid string; anything else names no resource (404)."""
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise NotFound(f"no {kind} {value!r}") from None
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def parse_id(kind: str, value: Any) -> str:
+    """A project or dataset id as stored; anything else names no resource (404)."""
+    if not isinstance(value, str) or not ID.fullmatch(value):
+        raise NotFound(f"no {kind} {value!r}")
+    return value
+
+
+def new_id(kind: str, value: Any) -> str:
+    """A client-chosen id for a resource created with PUT; else 400."""
+    if not isinstance(value, str) or not ID.fullmatch(value):
+        raise BadRequest(f"a {kind} id must be 1 to 100 letters, digits, '.', '_' or '-', "
+                         "starting with a letter or digit")
+    return value
 
 
 def text(value: Any, name: str, *, limit: int = 2000, required: bool = False) -> str:
@@ -67,8 +81,14 @@ def decode(blob: bytes | memoryview, n: int, width: int) -> np.ndarray:
     return np.frombuffer(blob, dtype="<i4").reshape(n, width).astype(np.int32)
 
 
-def merge(ids: list[str], matrix: np.ndarray, new: ProfileSet, *, replace: bool) -> tuple[list[str], np.ndarray, dict[str, int]]:
-    """Existing profiles keep their rows (updated when ``replace``); new ones append in file order."""
+def merge(ids: list[str], matrix: np.ndarray, new: ProfileSet, *, replace: bool,
+          names: Labels | None = None) -> tuple[list[str], np.ndarray, dict[str, int]]:
+    """Existing profiles keep their rows (updated when ``replace``); new ones append in file order.
+
+    ``names`` holds the stored non-numeric allele ids; the new file's are recoded into it.
+    """
+    if names is not None:
+        new = ProfileSet(new.ids, new.loci, names.recode(new.matrix, new.labels))
     where = {pid: row for row, pid in enumerate(ids)}
     old_rows = [where.get(pid, -1) for pid in new.ids]
     fresh = [k for k, row in enumerate(old_rows) if row < 0]
@@ -132,11 +152,11 @@ class Projects:
 
     def list(self, account: Account, page: int) -> list[Row]:
         return self.db.all("phylo_list_projects", account_id=account.id, name=account.name,
-                           admin=account.role == "admin", limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+                           limit=PAGE_SIZE, offset=page * PAGE_SIZE)
 
     def get(self, account: Account, project_id: Any, *, write: bool = False, owner: bool = False) -> Row:
         """The project if ``account`` may read it (or write it, or delete it); else 404 / 403."""
-        pid = parse_uuid("project", project_id)
+        pid = parse_id("project", project_id)
         row = self.db.one("phylo_get_project", id=pid, account_id=account.id, name=account.name)
         if row is None:
             raise NotFound(f"no project {pid}")
@@ -151,10 +171,21 @@ class Projects:
             return row
         raise NotFound(f"no project {pid}")
 
-    def create(self, account: Account, body: Any) -> str:
+    def create(self, account: Account, body: Any, project_id: str | None = None) -> str | None:
+        """A new project (id generated, or ``project_id``); None if that id is taken."""
         fields = _project_fields(body)
-        row = self.db.one("phylo_create_project", account_id=account.id, **{**fields, "users": Json(fields["users"])})
-        return str(row["id"])
+        row = self.db.one("phylo_create_project", id=project_id, account_id=account.id,
+                          **{**fields, "users": Json(fields["users"])})
+        return None if row is None else str(row["id"])
+
+    def put(self, account: Account, project_id: Any, body: Any) -> bool:
+        """phyloDB's PUT: create the project with the client's id, or update it; True if created."""
+        if isinstance(body, dict) and body.get("id", project_id) != project_id:
+            raise BadRequest(f"id {body['id']!r} in the body differs from {project_id!r} in the URL")
+        if self.create(account, body, new_id("project", project_id)) is not None:
+            return True
+        self.update(account, project_id, body)
+        return False
 
     def update(self, account: Account, project_id: Any, body: Any) -> None:
         project = self.get(account, project_id, write=True)
@@ -176,13 +207,25 @@ class Datasets:
         return self.db.all("phylo_list_datasets", project_id=project["id"], limit=PAGE_SIZE, offset=page * PAGE_SIZE)
 
     def get(self, project: Row, dataset_id: Any) -> Row:
-        did = parse_uuid("dataset", dataset_id)
+        did = parse_id("dataset", dataset_id)
         row = self.db.one("phylo_get_dataset", id=did, project_id=project["id"])
         if row is None:
             raise NotFound(f"no dataset {did} in project {project['id']}")
         return row
 
-    def create(self, project: Row, body: Any) -> str:
+    def put(self, project: Row, dataset_id: Any, body: Any) -> bool:
+        """phyloDB's PUT: create the dataset with the client's id, or update it; True if created."""
+        did = new_id("dataset", dataset_id)
+        if isinstance(body, dict) and body.get("id", did) != did:
+            raise BadRequest(f"id {body['id']!r} in the body differs from {did!r} in the URL")
+        if self.db.one("phylo_get_dataset", id=did, project_id=project["id"]) is None:
+            if self.create(project, body, did) is not None:
+                return True
+        self.update(project, did, body)
+        return False
+
+    def create(self, project: Row, body: Any, dataset_id: str | None = None) -> str | None:
+        """A new dataset (id generated, or ``dataset_id``); None if that id is taken."""
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object")
         taxon = text(body.get("taxon_id"), "taxon_id", limit=100, required=True)
@@ -190,9 +233,9 @@ class Datasets:
         description = text(body.get("description"), "description")
         if self.db.one("phylo_live_schema", taxon_id=taxon, id=schema) is None:
             raise BadRequest(f"no schema {schema!r} in taxon {taxon!r}")
-        row = self.db.one("phylo_create_dataset", project_id=project["id"], taxon_id=taxon,
+        row = self.db.one("phylo_create_dataset", id=dataset_id, project_id=project["id"], taxon_id=taxon,
                           schema_id=schema, description=description)
-        return str(row["id"])
+        return None if row is None else str(row["id"])
 
     def update(self, project: Row, dataset_id: Any, body: Any) -> None:
         dataset = self.get(project, dataset_id)
@@ -222,22 +265,39 @@ class Datasets:
             old = cur.fetchone()
             ids, matrix = (old["ids"], decode(old["alleles"], len(old["ids"]), old["width"])) if old else \
                 ([], np.empty((0, len(new.loci)), np.int32))
-            ids, matrix, counts = merge(ids, matrix, new, replace=replace)
+            names = Labels(old["labels"] if old else [])
+            ids, matrix, counts = merge(ids, matrix, new, replace=replace, names=names)
             cur.execute(queries["phylo_save_profiles"], {"dataset_id": dataset["id"], "ids": ids,
-                                                         "width": matrix.shape[1], "alleles": encode(matrix)})
+                                                         "width": matrix.shape[1], "alleles": encode(matrix),
+                                                         "labels": names.labels})
         return {"invalid_lines": [], "invalid_entities": [], **counts, "profiles": len(ids)}
 
-    def upload_isolates(self, project: Row, dataset_id: Any, data: bytes) -> dict[str, Any]:
-        """Replace the dataset's isolate counts; STs that are not profiles of it are reported."""
+    def upload_isolates(self, project: Row, dataset_id: Any, data: bytes, *, replace: bool,
+                        id_column: int = 0) -> dict[str, Any]:
+        """Add a file's isolates to the dataset's, by isolate id (phyloDB's POST skips ids it
+        has, PUT updates them); STs that are not profiles of the dataset are reported."""
         dataset = self.get(project, dataset_id)
         _no_nul(data)
-        counts = parse_isolates(data)
+        new = parse_isolates(data, id_column)
         known = set(self.profile_ids(dataset["id"]))
-        unknown = [st for st in counts if st not in known]
-        kept = {st: n for st, n in counts.items() if st in known}
-        self.db.one("phylo_save_isolates", dataset_id=dataset["id"], counts=Json(kept), rows=sum(kept.values()))
-        return {"invalid_lines": [], "invalid_entities": unknown, "isolates": sum(kept.values()),
-                "profiles_with_isolates": len(kept)}
+        with self.db.transaction() as cur:
+            cur.execute(queries["phylo_lock_dataset"], {"id": dataset["id"]})
+            if cur.fetchone() is None:
+                raise NotFound(f"no dataset {dataset['id']}")
+            cur.execute(queries["phylo_get_isolate_members"], {"dataset_id": dataset["id"]})
+            old = cur.fetchone()
+            members: dict[str, str | None] = dict(old["members"]) if old else {}
+            added = sum(1 for k in new if k not in members)
+            members = {**members, **new} if replace else {**new, **members}
+            counts: dict[str, int] = {}
+            for st in members.values():
+                if st is not None:
+                    counts[st] = counts.get(st, 0) + 1
+            cur.execute(queries["phylo_save_isolates"], {"dataset_id": dataset["id"], "counts": Json(counts),
+                                                         "rows": len(members), "members": Json(members)})
+        unknown = sorted({st for st in new.values() if st is not None and st not in known})
+        return {"invalid_lines": [], "invalid_entities": unknown, "added": added,
+                "isolates": len(members), "profiles_with_isolates": len(set(counts) & known)}
 
     def profile_ids(self, dataset_id: str) -> list[str]:
         row = self.db.one("phylo_get_profile_ids", dataset_id=dataset_id)
@@ -251,7 +311,8 @@ class Datasets:
         if row["ids"] is None:
             return ProfileSet(ids=[], loci=list(row["loci"]), matrix=np.empty((0, len(row["loci"])), np.int32))
         return ProfileSet(ids=list(row["ids"]), loci=list(row["loci"]),
-                          matrix=decode(row["alleles"], len(row["ids"]), row["width"]))
+                          matrix=decode(row["alleles"], len(row["ids"]), row["width"]),
+                          labels=list(row["labels"]))
 
     def isolates(self, dataset_id: str) -> dict[str, int]:
         row = self.db.one("phylo_get_isolates", dataset_id=dataset_id)
@@ -269,7 +330,7 @@ class Datasets:
             row = ps.ids.index(profile_id)
         except ValueError:
             raise NotFound(f"no profile {profile_id!r} in dataset {dataset['id']}") from None
-        alleles = [None if a == MISSING else str(a) for a in ps.matrix[row].tolist()]
+        alleles = [ps.allele(a) for a in ps.matrix[row].tolist()]
         return {"project_id": str(project["id"]), "dataset_id": str(dataset["id"]), "id": profile_id,
                 "version": 1, "deprecated": False, "aka": None, "alleles": alleles}
 
@@ -278,5 +339,5 @@ class Datasets:
         ps = self.profiles(self.get(project, dataset_id)["id"])
         lines = ["\t".join(["ST", *ps.loci])]
         for pid, row in zip(ps.ids, ps.matrix.tolist(), strict=True):
-            lines.append("\t".join([pid, *("" if a == MISSING else str(a) for a in row)]))
+            lines.append("\t".join([pid, *(ps.allele(a) or "" for a in row)]))
         return "\n".join(lines) + "\n"

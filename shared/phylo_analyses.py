@@ -11,6 +11,7 @@ another API cannot read or fill another account's analysis.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -19,7 +20,9 @@ from shared.db import Database
 from shared.errors import BadRequest, NotFound
 from shared.jobs import JobService
 from shared.jobtypes.analysis import MAX_LVS
-from shared.phylo import PAGE_SIZE, Datasets, parse_uuid
+from shared.mlst import ProfileError
+from shared.phylo import PAGE_SIZE, Datasets
+from shared.phylo_trees import parse_newick, tree_json
 from shared.queries import queries
 from shared.states import TERMINAL
 
@@ -31,6 +34,14 @@ ALGORITHMS: dict[str, dict[str, str]] = {
 }
 TREE_FORMATS = ("newick", "nexus", "json")
 _TERMINAL = {s.value for s in TERMINAL}
+
+
+def parse_uuid(kind: str, value: Any) -> str:
+    """Jobs and analyses have generated uuids: anything else names none of them (404)."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise NotFound(f"no {kind} {value!r}") from None
 
 
 def job_type(analysis: str, algorithm: str) -> str:
@@ -78,6 +89,9 @@ class Analyses:
         type_ = job_type("inference", algorithm)
         dataset = self.datasets.get(project, dataset_id)
         lvs = _lvs(lvs)
+        if dataset["profiles"] < 2:
+            raise BadRequest(f"dataset {dataset['id']} has {dataset['profiles']} profile(s): goeBURST "
+                             "needs at least 2; upload a profiles file first")
         analysis_id = str(uuid.uuid4())
         spec = self.jobs.spec(type_, {"project_id": str(project["id"]), "dataset_id": str(dataset["id"]),
                                       "inference_id": analysis_id, "lvs": lvs},
@@ -106,6 +120,30 @@ class Analyses:
             cur.execute(queries["phylo_link_job"], {"job_id": rows[0]["id"], "project_id": project["id"],
                                                     "analysis": analysis, "analysis_id": params["id"]})
         return str(rows[0]["public_id"])
+
+    def upload_inference(self, project: Row, dataset_id: Any, algorithm: Any, fmt: Any, data: bytes) -> str:
+        """Store a tree the client computed (phyloDB's POST .../inferences); returns its id."""
+        dataset = self.datasets.get(project, dataset_id)
+        if not isinstance(algorithm, str) or algorithm.lower() not in ALGORITHMS["inference"]:
+            raise BadRequest(f"algorithm must be one of {', '.join(ALGORITHMS['inference'])}")
+        if fmt not in ("newick", "nexus"):
+            raise BadRequest("format must be newick or nexus")
+        if fmt == "nexus":
+            data = _nexus_body(data)
+        edges = parse_newick(data)
+        rows = {pid: k for k, pid in enumerate(self.datasets.profile_ids(dataset["id"]))}
+        unknown = sorted({p for e in edges for p in e[:2] if p not in rows})
+        if unknown:
+            raise ProfileError(f"{len(unknown)} profile(s) of the tree are not in dataset {dataset['id']}: "
+                               f"{', '.join(unknown[:5])}")
+        try:
+            tree = tree_json(edges, rows, algorithm.lower())
+        except ValueError as exc:
+            raise ProfileError(f"not a tree: {exc}") from None
+        analysis_id = str(uuid.uuid4())
+        self.db.one("phylo_store_uploaded_inference", id=analysis_id, project_id=project["id"],
+                    dataset_id=dataset["id"], algorithm=algorithm.lower(), lvs=tree["lvs"], tree=_compact(tree))
+        return analysis_id
 
     # -- project jobs (API) -------------------------------------------------------------
 
@@ -222,6 +260,14 @@ def newick(tree: dict[str, Any]) -> str:
 
 def nexus(tree: dict[str, Any]) -> str:
     return f"BEGIN TREES;\n\tTree result = {newick(tree)}\nEND;"
+
+
+def _nexus_body(data: bytes) -> bytes:
+    """The Newick text of phyloDB's Nexus (``Tree name = ...;`` lines inside BEGIN TREES)."""
+    trees = re.findall(rb"^\s*tree\s+[^=]*=\s*(.*)$", data, flags=re.IGNORECASE | re.MULTILINE)
+    if not trees:
+        raise ProfileError("no 'Tree name = ...;' line in the Nexus file", 1)
+    return b"\n".join(trees)
 
 
 def format_tree(tree: dict[str, Any], fmt: str) -> Any:

@@ -7,6 +7,7 @@
   "algorithm": "radial", "parameters": [dataset_id, inference_id]}`` → 202
   ``{"job_id", "analysis_id"}``; 404 for an unknown project, dataset, inference or algorithm.
 - ``DELETE /projects/{project}/jobs/{job}`` → 204; an unfinished job is cancelled first.
+- ``GET /`` → 200 without a key (phyloDB's API root); ``GET /users`` → the caller.
 
 Around the jobs, ``api/phyloviz/`` serves the phyloDB resources its clients call (taxa,
 loci, schemas, projects, datasets, profile and isolate files, inferences, visualizations).
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_smorest import Api
 
 from api import errors
@@ -41,6 +42,21 @@ STATES: dict[str, tuple[bool, bool]] = {
 def _job(row: dict[str, Any]) -> dict[str, Any]:
     completed, cancelled = STATES[row["status"]]
     return {"id": str(row["public_id"]), "completed": completed, "cancelled": cancelled}
+
+
+@bp.get("/", strict_slashes=False)
+def api_root():
+    """phyloDB's API root: 200 without a key (its example.sh checks the server with it)."""
+    return {"name": "phyloDB", "served_by": "Jobline (PHYLOViZ dialect)",
+            "resources": ["/users", "/taxa", "/projects"]}
+
+
+@bp.get("/users")
+def list_users():
+    """phyloDB's users list, as the caller may see it: the caller's own user."""
+    me = account()
+    return [{"id": me.name, "provider": request.args.get("provider", "google"), "version": 1,
+             "deprecated": False}]
 
 
 @bp.get("/projects/<pid>/jobs")

@@ -50,9 +50,14 @@ def render_error(status: int, message: str, errors: list[dict[str, str]], header
     return problem(status, message, errors, headers)
 
 
+#: Endpoints answered without a key: phyloDB's API root (example.sh checks it first).
+PUBLIC_ENDPOINTS = frozenset({"phyloviz.api_root"})
+
+
 @bp.before_request
 def _authenticate() -> None:
-    authenticate()  # every phyloDB call carries "Authorization: Bearer"; ?provider= is ignored
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        authenticate()  # every phyloDB call carries "Authorization: Bearer"; ?provider= is ignored
 
 
 def account() -> Account:

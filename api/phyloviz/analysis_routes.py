@@ -4,7 +4,8 @@ Inferences: ``/projects/{p}/datasets/{d}/inferences[/{i}]`` (older phyloDB: ``an
 ``?format=newick`` (phyloDB's default), ``nexus``, or ``json`` (the goeBURST forest:
 edges, directed edges, groups). Visualizations: ``.../inferences/{i}/visualizations[/{v}]``
 and ``/projects/{p}/datasets/{d}/visualizations/{v}``; their drawing at ``.../{v}/svg``.
-An analysis whose job has not stored it yet answers 404, as phyloDB's does.
+An analysis whose job has not stored it yet answers 404, as phyloDB's does. A tree
+computed elsewhere is uploaded with ``POST .../inferences`` (201 ``{"id"}``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 from flask import request, send_file
 
 from api.common import base_url, runtime
-from api.phyloviz import analyses, bp, page, project
+from api.phyloviz import analyses, bp, page, problem, project, upload
 from shared.errors import NotFound
+from shared.mlst import ProfileError
 from shared.phylo_analyses import format_tree
 
 INFERENCES = ("/projects/<pid>/datasets/<did>/inferences", "/projects/<pid>/datasets/<did>/analyses")
@@ -48,6 +50,32 @@ def _visualization(row: dict[str, Any]) -> dict[str, Any]:
 def list_inferences(pid: str, did: str):
     return [{"id": str(r["id"]), "algorithm": r["algorithm"], "lvs": r["lvs"]}
             for r in analyses().inferences(project(pid), did, page())]
+
+
+@bp.post("/projects/<pid>/datasets/<did>/inferences")
+def upload_inference(pid: str, did: str):
+    """phyloDB's tree upload: multipart ``file`` (Newick or Nexus), ``algorithm``, ``format``.
+
+    The web platform's tree_indexer sends ``algorithm`` and ``format`` as file parts
+    (requests' ``files=``), so they are read from either the form or the files.
+    """
+    target = project(pid, write=True)
+    data = upload()
+    try:
+        iid = analyses().upload_inference(target, did, _field("algorithm"), _field("format"), data)
+    except ProfileError as exc:
+        return problem(400, str(exc), invalid_lines=[exc.line] if exc.line else [], invalid_entities=[])
+    return {"id": iid}, 201
+
+
+def _field(name: str) -> str | None:
+    if name in request.form:
+        return request.form[name]
+    part = request.files.get(name)
+    if part is None:
+        return None
+    value = part.read(200)
+    return value.decode("utf-8", "replace").strip()
 
 
 @_route("/<iid>", *INFERENCES)

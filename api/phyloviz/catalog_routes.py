@@ -1,13 +1,21 @@
 """phyloDB's catalogue under ``/phyloviz``: ``/taxa``, ``/taxa/{t}/loci``, ``/taxa/{t}/schemas``.
 
 ``PUT`` creates or updates (204), ``DELETE`` deprecates (204); lists are paged (``?page=N``).
+Allele sequences: ``PUT|POST /taxa/{t}/loci/{l}/alleles/files`` (FASTA), read back at
+``/taxa/{t}/loci/{l}/alleles[/{a}]``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from api.phyloviz import account, body, bp, catalog, no_content, page
+from flask import request
+
+from api.common import runtime
+from api.phyloviz import account, body, bp, catalog, no_content, page, problem
+from api.phyloviz import upload as uploaded_file
+from shared.mlst import ProfileError
+from shared.phylo_alleles import Alleles
 
 
 def _taxon(row: dict[str, Any]) -> dict[str, Any]:
@@ -90,3 +98,28 @@ def put_schema(taxon: str, schema: str):
 def delete_schema(taxon: str, schema: str):
     catalog().deprecate_schema(account(), taxon, schema)
     return no_content()
+
+
+# -- alleles (FASTA files, as phyloDB's AlleleController) ------------------------------------
+
+
+@bp.route("/taxa/<taxon>/loci/<locus>/alleles/files", methods=["POST", "PUT"])
+def alleles_file(taxon: str, locus: str):
+    data = uploaded_file()
+    try:
+        return Alleles(runtime().db).upload(account(), taxon, locus, data, replace=request.method == "PUT")
+    except ProfileError as exc:
+        return problem(400, str(exc), invalid_lines=[exc.line] if exc.line else [], invalid_entities=[])
+
+
+@bp.get("/taxa/<taxon>/loci/<locus>/alleles")
+def list_alleles(taxon: str, locus: str):
+    return [{"taxon_id": r["taxon_id"], "locus_id": r["locus_id"], "id": r["id"], "version": r["version"],
+             "deprecated": False} for r in Alleles(runtime().db).list(taxon, locus, page())]
+
+
+@bp.get("/taxa/<taxon>/loci/<locus>/alleles/<allele>")
+def get_allele(taxon: str, locus: str, allele: str):
+    r = Alleles(runtime().db).get(taxon, locus, allele)
+    return {"taxon_id": r["taxon_id"], "locus_id": r["locus_id"], "id": r["id"], "version": r["version"],
+            "deprecated": False, "sequence": r["sequence"]}

@@ -1,8 +1,10 @@
 """phyloDB's projects, datasets, profiles and isolates under ``/phyloviz``.
 
-Profile and isolate files arrive as multipart ``file`` (POST: keep existing profiles on
-an id conflict; PUT: replace them). A bad file answers 400 with the line at fault in
-``invalid_lines`` and stores nothing.
+``PUT /projects/{p}`` and ``PUT /projects/{p}/datasets/{d}`` create the resource with the
+client's id when it does not exist (201), as phyloDB does, or update it (204).
+Profile and isolate files arrive as multipart ``file`` (POST: keep existing profiles or
+isolates on an id conflict; PUT: replace them). A bad file answers 400 with the line at
+fault in ``invalid_lines`` and stores nothing.
 """
 
 from __future__ import annotations
@@ -60,8 +62,7 @@ def get_project(pid: str):
 
 @bp.put("/projects/<pid>")
 def put_project(pid: str):
-    projects().update(account(), pid, body())
-    return no_content()
+    return created(pid) if projects().put(account(), pid, body()) else no_content()
 
 
 @bp.delete("/projects/<pid>")
@@ -92,8 +93,7 @@ def get_dataset(pid: str, did: str):
 
 @bp.put("/projects/<pid>/datasets/<did>")
 def put_dataset(pid: str, did: str):
-    datasets().update(project(pid, write=True), did, body())
-    return no_content()
+    return created(did) if datasets().put(project(pid, write=True), did, body()) else no_content()
 
 
 @bp.delete("/projects/<pid>/datasets/<did>")
@@ -134,8 +134,11 @@ def profiles_file(pid: str, did: str):
 def isolates_file(pid: str, did: str):
     target = project(pid, write=True)
     data = uploaded_file()
+    raw = request.args.get("id", "0")
+    if not raw.isdigit() or int(raw) > 10_000:
+        return problem(400, "id (the isolate id column) must be a non-negative integer")
     try:
-        return datasets().upload_isolates(target, did, data)
+        return datasets().upload_isolates(target, did, data, replace=request.method == "PUT", id_column=int(raw))
     except ProfileError as exc:
         return _invalid(exc)
 

@@ -1,8 +1,9 @@
 """``goeburst`` and ``layout``: the PHYLOViZ analyses, on the ``analysis`` queue.
 
-Both fill an analysis row created with the job (``shared.phylo_analyses``): create them
-through ``POST /phyloviz/projects/{project}/jobs``. A job created any other way finds no
-analysis of its own and fails with a clear error.
+Through ``POST /phyloviz/projects/{project}/jobs`` each fills the analysis row created
+with it (``shared.phylo_analyses``). Through ``POST /v1/jobs``, without an analysis id,
+each reads a project dataset of the job's account and stores its result as the job's
+output file: ``tree.json`` (goeburst), ``layout.json`` and ``layout.svg`` (layout).
 """
 
 from marshmallow import Schema, fields, validate
@@ -14,20 +15,26 @@ from shared.registry import JobType
 MAX_LVS = 100_000
 
 
+#: Project and dataset ids: generated uuids, or the client's own (shared.phylo.ID).
+_ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
 class GoeburstParams(Schema):
-    project_id = fields.UUID(required=True, metadata={"description": "The PHYLOViZ project."})
-    dataset_id = fields.UUID(required=True, metadata={"description": "The dataset of profiles."})
-    inference_id = fields.UUID(required=True, metadata={"description": "The inference this job fills."})
+    project_id = fields.String(required=True, validate=_ID, metadata={"description": "The PHYLOViZ project."})
+    dataset_id = fields.String(required=True, validate=_ID, metadata={"description": "The dataset of profiles."})
+    inference_id = fields.UUID(metadata={"description": "The PHYLOViZ inference this job fills (set by "
+                                                      "/phyloviz); without it the tree is the file tree.json."})
     lvs = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_LVS),
                          metadata={"description": "Link profiles differing at up to this many loci.",
                                    "example": 3})
 
 
 class LayoutParams(Schema):
-    project_id = fields.UUID(required=True)
-    dataset_id = fields.UUID(required=True)
+    project_id = fields.String(required=True, validate=_ID)
+    dataset_id = fields.String(required=True, validate=_ID)
     inference_id = fields.UUID(required=True, metadata={"description": "The goeBURST tree to draw."})
-    visualization_id = fields.UUID(required=True, metadata={"description": "The visualization this job fills."})
+    visualization_id = fields.UUID(metadata={"description": "The PHYLOViZ visualization this job fills (set "
+                                                          "by /phyloviz); without it: layout.json, layout.svg."})
 
 
 JOB_TYPES = [

@@ -78,8 +78,8 @@ RETURNING id;
 
 -- phylo_list_projects --
 SELECT id, version, name, visibility FROM phylo_projects
-WHERE %(admin)s OR account_id = %(account_id)s OR %(name)s = ANY(members) OR visibility = 'public'
-ORDER BY created_at, id
+WHERE account_id = %(account_id)s OR %(name)s = ANY(members) OR visibility = 'public'
+ORDER BY length(id), id
 LIMIT %(limit)s OFFSET %(offset)s;
 
 -- phylo_get_project --
@@ -87,8 +87,10 @@ SELECT p.*, (p.account_id = %(account_id)s OR %(name)s = ANY(p.members)) AS memb
 FROM phylo_projects p WHERE p.id = %(id)s;
 
 -- phylo_create_project --
-INSERT INTO phylo_projects (account_id, name, visibility, description, users, members)
-VALUES (%(account_id)s, %(name)s, %(visibility)s, %(description)s, %(users)s, %(members)s)
+INSERT INTO phylo_projects (id, account_id, name, visibility, description, users, members)
+VALUES (coalesce(%(id)s, gen_random_uuid()::text), %(account_id)s, %(name)s, %(visibility)s,
+        %(description)s, %(users)s, %(members)s)
+ON CONFLICT (id) DO NOTHING
 RETURNING id;
 
 -- phylo_update_project --
@@ -116,8 +118,9 @@ LEFT JOIN phylo_isolates i ON i.dataset_id = d.id
 WHERE d.id = %(id)s AND d.project_id = %(project_id)s;
 
 -- phylo_create_dataset --
-INSERT INTO phylo_datasets (project_id, taxon_id, schema_id, description)
-VALUES (%(project_id)s, %(taxon_id)s, %(schema_id)s, %(description)s)
+INSERT INTO phylo_datasets (id, project_id, taxon_id, schema_id, description)
+VALUES (coalesce(%(id)s, gen_random_uuid()::text), %(project_id)s, %(taxon_id)s, %(schema_id)s, %(description)s)
+ON CONFLICT (id) DO NOTHING
 RETURNING id;
 
 -- phylo_update_dataset --
@@ -131,31 +134,52 @@ DELETE FROM phylo_datasets WHERE id = %(id)s RETURNING id;
 SELECT id FROM phylo_datasets WHERE id = %(id)s FOR UPDATE;
 
 -- phylo_get_profiles --
-SELECT ids, width, alleles FROM phylo_profiles WHERE dataset_id = %(dataset_id)s;
+SELECT ids, width, alleles, labels FROM phylo_profiles WHERE dataset_id = %(dataset_id)s;
 
 -- phylo_save_profiles --
-INSERT INTO phylo_profiles (dataset_id, ids, width, alleles)
-VALUES (%(dataset_id)s, %(ids)s, %(width)s, %(alleles)s)
+INSERT INTO phylo_profiles (dataset_id, ids, width, alleles, labels)
+VALUES (%(dataset_id)s, %(ids)s, %(width)s, %(alleles)s, %(labels)s)
 ON CONFLICT (dataset_id) DO UPDATE
-SET ids = EXCLUDED.ids, width = EXCLUDED.width, alleles = EXCLUDED.alleles;
+SET ids = EXCLUDED.ids, width = EXCLUDED.width, alleles = EXCLUDED.alleles, labels = EXCLUDED.labels;
 
 -- phylo_get_profile_ids --
 SELECT ids FROM phylo_profiles WHERE dataset_id = %(dataset_id)s;
 
 -- phylo_get_schema_profiles --
-SELECT s.loci, p.ids, p.width, p.alleles
+SELECT s.loci, p.ids, p.width, p.alleles, p.labels
 FROM phylo_datasets d
 JOIN phylo_schemas s ON s.taxon_id = d.taxon_id AND s.id = d.schema_id
 LEFT JOIN phylo_profiles p ON p.dataset_id = d.id
 WHERE d.id = %(dataset_id)s;
 
 -- phylo_save_isolates --
-INSERT INTO phylo_isolates (dataset_id, counts, rows)
-VALUES (%(dataset_id)s, %(counts)s, %(rows)s)
-ON CONFLICT (dataset_id) DO UPDATE SET counts = EXCLUDED.counts, rows = EXCLUDED.rows;
+INSERT INTO phylo_isolates (dataset_id, counts, rows, members)
+VALUES (%(dataset_id)s, %(counts)s, %(rows)s, %(members)s)
+ON CONFLICT (dataset_id) DO UPDATE
+SET counts = EXCLUDED.counts, rows = EXCLUDED.rows, members = EXCLUDED.members;
 
 -- phylo_get_isolates --
 SELECT counts FROM phylo_isolates WHERE dataset_id = %(dataset_id)s;
+
+-- phylo_get_isolate_members --
+SELECT members FROM phylo_isolates WHERE dataset_id = %(dataset_id)s;
+
+-- phylo_save_alleles --
+INSERT INTO phylo_alleles AS a (taxon_id, locus_id, id, sequence, created_by)
+SELECT %(taxon_id)s, %(locus_id)s, x.id, x.sequence, %(account_id)s
+FROM unnest(%(ids)s::text[], %(sequences)s::text[]) AS x (id, sequence)
+ON CONFLICT (taxon_id, locus_id, id) DO UPDATE
+SET sequence = EXCLUDED.sequence, version = a.version + 1
+WHERE %(replace)s;
+
+-- phylo_list_alleles --
+SELECT taxon_id, locus_id, id, version FROM phylo_alleles
+WHERE taxon_id = %(taxon_id)s AND locus_id = %(locus_id)s
+ORDER BY length(id), id LIMIT %(limit)s OFFSET %(offset)s;
+
+-- phylo_get_allele --
+SELECT taxon_id, locus_id, id, version, sequence FROM phylo_alleles
+WHERE taxon_id = %(taxon_id)s AND locus_id = %(locus_id)s AND id = %(id)s;
 
 -- phylo_create_inference --
 INSERT INTO phylo_inferences (id, project_id, dataset_id, algorithm, lvs, job_id)
@@ -186,7 +210,7 @@ FROM phylo_jobs p JOIN jobs j ON j.id = p.job_id
 LEFT JOIN phylo_inferences i ON p.analysis = 'inference' AND i.id = p.analysis_id
 LEFT JOIN phylo_visualizations v ON p.analysis = 'visualization' AND v.id = p.analysis_id
 WHERE p.project_id = %(project_id)s AND j.status IN ('scheduled', 'queued', 'running')
-  AND (%(dataset_id)s::uuid IS NULL OR coalesce(i.dataset_id, v.dataset_id) = %(dataset_id)s::uuid);
+  AND (%(dataset_id)s::text IS NULL OR coalesce(i.dataset_id, v.dataset_id) = %(dataset_id)s::text);
 
 -- phylo_remove_job --
 UPDATE phylo_jobs SET removed_at = now() WHERE job_id = %(job_id)s AND removed_at IS NULL RETURNING job_id;
@@ -240,3 +264,10 @@ UPDATE phylo_visualizations v SET layout = %(layout)s::json, finished_at = now()
 FROM jobs j
 WHERE v.id = %(id)s AND j.id = v.job_id AND j.public_id = %(public_id)s
 RETURNING v.id;
+
+-- phylo_store_uploaded_inference --
+INSERT INTO phylo_inferences (id, project_id, dataset_id, algorithm, lvs, tree, finished_at)
+VALUES (%(id)s, %(project_id)s, %(dataset_id)s, %(algorithm)s, %(lvs)s, %(tree)s::json, now());
+
+-- phylo_job_account --
+SELECT a.* FROM jobs j JOIN accounts a ON a.id = j.account_id WHERE j.public_id = %(public_id)s;

@@ -3,6 +3,9 @@ resources its clients call, with real MLST data, real workers and phyloDB's answ
 
 from __future__ import annotations
 
+import io
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -154,14 +157,39 @@ def test_isolate_counts_decide_ties_as_in_a_direct_call(alice, pyogenes):
     data = ("\n".join(rows) + "\n").encode()
     r = alice.upload(f"/projects/{project}/datasets/{dataset}/isolates/files", data, name="isolates.txt")
     assert r.status_code == 200 and r.get_json()["invalid_entities"] == ["99999"]
-    assert r.get_json()["isolates"] == 900
+    assert r.get_json()["isolates"] == 903  # isolates, with or without a known ST
     job = infer(alice, project, dataset, 3)
     tree = alice.get(f"/projects/{project}/datasets/{dataset}/inferences/{job['analysis_id']}",
                      format="json").get_json()["tree"]
-    isolates = {k: v for k, v in parse_isolates(data).items() if k != "99999"}
+    isolates = Counter(st for st in parse_isolates(data).values() if st is not None)
     assert tree == goeburst(profiles, 3, isolates).to_json()
     assert tree != goeburst(profiles, 3).to_json()  # the isolate tie-break decided something
-    assert alice.get(f"/projects/{project}/datasets/{dataset}").get_json()["isolates"] == 900
+    assert alice.get(f"/projects/{project}/datasets/{dataset}").get_json()["isolates"] == 903
+
+
+def test_isolate_files_add_up_by_isolate_id(alice, pyogenes):
+    """Several files add isolates; an id seen again is the same isolate (POST keeps the first
+    ST, PUT takes the new one), so the frequency tie-break counts each isolate once."""
+    project, dataset = pyogenes["project"], pyogenes["dataset"]
+    profiles = parse_profiles(PYOGENES.read_bytes())
+    rng = np.random.default_rng(5)
+    sts = rng.choice(profiles.ids, 1200).tolist()
+    first = "id\tST\n" + "".join(f"i{k}\t{st}\n" for k, st in enumerate(sts[:600]))
+    second = "country\tid\tST\n" + "".join(f"PT\ti{k}\t{st}\n" for k, st in enumerate(sts[500:], start=500))
+    second += f"PT\ti0\t{sts[1]}\n"  # i0 again, with another ST: POST keeps the first
+    path = f"/projects/{project}/datasets/{dataset}/isolates/files"
+    assert alice.upload(path, first.encode(), name="a.txt").get_json()["isolates"] == 600
+    r = alice.client.post(alice.url(path, id="1"), headers=alice.headers, content_type="multipart/form-data",
+                          data={"file": (io.BytesIO(second.encode()), "b.txt")})
+    assert r.status_code == 200 and r.get_json()["isolates"] == 1200 and r.get_json()["added"] == 600
+    job = infer(alice, project, dataset, 3)
+    tree = alice.get(f"/projects/{project}/datasets/{dataset}/inferences/{job['analysis_id']}",
+                     format="json").get_json()["tree"]
+    assert tree == goeburst(profiles, 3, Counter(sts)).to_json()
+    # A column named otherwise than exactly ST is refused, and nothing changes.
+    bad = alice.upload(path, b"id\tst\nz1\t1\n", name="c.txt")
+    assert bad.status_code == 400 and "exactly ST" in bad.get_json()["detail"]
+    assert alice.get(f"/projects/{project}/datasets/{dataset}").get_json()["isolates"] == 1200
 
 
 def test_lvs_above_the_number_of_loci_gives_the_full_forest(alice, runtime):
@@ -210,7 +238,8 @@ def test_profile_files_post_skips_put_replaces_and_reads_back(alice, pyogenes):
 @pytest.mark.parametrize("content, line, words", [
     (b"ST\ta\tb\tc\td\te\tf\tg\n1\t1\t1\t1\t1\t1\t1\t1\n1\t2\t2\t2\t2\t2\t2\t2\n", 3, "duplicate ST"),
     (b"ST\ta\tb\tc\td\te\tf\tg\n1\t1\t1\t1\t1\t1\t1\t1\n2\t1\t1\n", 3, "expected 8 cells"),
-    (b"ST\ta\tb\tc\td\te\tf\tg\n1\t1\t1\t1\t1\t1\t1\t1\n\n2\t1\t1\t1\tx\t1\t1\t1\n", 4, "bad allele"),
+    (b"ST\ta\tb\tc\td\te\tf\tg\n1\t1\t1\t1\t1\t1\t1\t1\n\n2\t1\t1\t1\t" + b"x" * 201 + b"\t1\t1\t1\n", 4,
+     "longer than 200"),
     (b"ST\ta\tb\tc\n1\t1\t1\t1\n", 1, "schema"),
     (b"\n\n", 1, "empty"),
     (b"ST\ta\n\xff\xfe\n", 0, "UTF-8"),
@@ -233,3 +262,29 @@ def test_upload_without_a_file_field_or_too_big(alice, pyogenes, app):
     assert r.status_code == 413 and r.get_json()["message"] == "payload-too-large"
     r = alice.upload(f"/projects/{project}/datasets/{dataset}/isolates/files", b"id\tname\n1\tx\n")
     assert r.status_code == 400 and r.get_json()["invalid_lines"] == [1]
+
+
+def test_non_numeric_allele_ids_across_uploads_read_back_and_infer(alice):
+    """Allele ids are opaque strings, as phyloDB's MlFormatter reads them ("12a", "LNF",
+    "012" is not "12"), stable across uploads; "-" and blanks stay missing."""
+    taxon = unique("spn")
+    alice.catalogue(taxon, ["a", "b", "c"], schema="s3")
+    project = alice.project()
+    dataset = alice.dataset(project, taxon, schema="s3")
+    path = f"/projects/{project}/datasets/{dataset}/profiles/files"
+    first = b"ST\ta\tb\tc\n1\t12a\tLNF\t1\n2\t12a\tLNF\t2\n3\t012\t7\t-\n"
+    second = b"ST\ta\tb\tc\n4\t12\tnew\t1\n5\t12a\tnew\t \n3\t9\t9\t9\n"
+    assert alice.upload(path, first).status_code == 200
+    r = alice.upload(path, second)  # POST: profile 3 is kept as it was
+    assert r.get_json()["added"] == 2 and r.get_json()["skipped"] == 1
+    got = alice.get(f"/projects/{project}/datasets/{dataset}/profiles/5").get_json()
+    assert got["alleles"] == ["12a", "new", None]
+    tsv = alice.get(f"/projects/{project}/datasets/{dataset}/profiles", headers={"Accept": "text/plain"}).data
+    combined = parse_profiles(first + b"4\t12\tnew\t1\n5\t12a\tnew\t \n")
+    assert tsv.decode().split("\n")[1:-1] == ["1\t12a\tLNF\t1", "2\t12a\tLNF\t2", "3\t012\t7\t",
+                                              "4\t12\tnew\t1", "5\t12a\tnew\t"]
+    job = infer(alice, project, dataset, 2)
+    tree = alice.get(f"/projects/{project}/datasets/{dataset}/inferences/{job['analysis_id']}",
+                     format="json").get_json()["tree"]
+    assert tree == goeburst(combined, 2).to_json()
+    assert {"from": "1", "to": "2", "distance": 1} in tree["edges"]  # "12a" = "12a", "LNF" = "LNF"

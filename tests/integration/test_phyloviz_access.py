@@ -3,11 +3,15 @@ format (``{"message": "<problem>", "detail": ...}``) with nothing changed."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 
+from shared.mlst import parse_profiles
+from tests.conftest import wait_until
 from tests.support.phyloviz import PYOGENES, Phylo, loci_of, unique
+from workers.analysis.goeburst import goeburst
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -36,7 +40,7 @@ def setup(alice):
     project = alice.project()
     dataset = alice.dataset(project, taxon)
     alice.upload(f"/projects/{project}/datasets/{dataset}/profiles/files", PYOGENES.read_bytes())
-    return {"taxon": taxon, "project": project, "dataset": dataset}
+    return {"taxon": taxon, "project": project, "dataset": dataset, "loci": loci_of(PYOGENES)}
 
 
 def problem(r, status: int, message: str) -> dict:
@@ -92,10 +96,17 @@ def test_a_visualization_needs_a_finished_inference_of_that_dataset(alice, setup
     wait_until(lambda: alice.finished(project, job["job_id"]), timeout=60, interval=0.2)
     problem(alice.post(f"/projects/{project}/jobs", {"analysis": "visualization", "algorithm": "radial",
                                                      "parameters": [other, job["analysis_id"]]}), 404, "not-found")
-    empty = alice.job(project, "inference", "goeburst", [other, 2])
-    wait_until(lambda: alice.finished(project, empty["job_id"]), timeout=60, interval=0.2)
-    r = alice.get(f"/projects/{project}/datasets/{other}/inferences/{empty['analysis_id']}")
-    assert "no profiles" in problem(r, 404, "not-found")["detail"]  # the job failed, and says why
+    # phyloDB's JobService.valid: an inference needs at least 2 profiles, checked at creation.
+    before = alice.jobs(project)
+    r = alice.post(f"/projects/{project}/jobs", {"analysis": "inference", "algorithm": "goeburst",
+                                                 "parameters": [other, 2]})
+    assert "at least 2" in problem(r, 400, "bad-request")["detail"]
+    one = "ST\t" + "\t".join(setup["loci"]) + "\n1\t" + "\t".join("1" for _ in setup["loci"]) + "\n"
+    assert alice.upload(f"/projects/{project}/datasets/{other}/profiles/files", one.encode()).status_code == 200
+    r = alice.post(f"/projects/{project}/jobs", {"analysis": "inference", "algorithm": "goeburst",
+                                                 "parameters": [other, 2]})
+    assert "has 1 profile" in problem(r, 400, "bad-request")["detail"]
+    assert alice.jobs(project) == before  # nothing was queued
 
 
 def test_goeburst_jobs_made_through_the_canonical_api_fill_nothing(alice, setup, client):
@@ -104,6 +115,32 @@ def test_goeburst_jobs_made_through_the_canonical_api_fill_nothing(alice, setup,
     job = client.post("/v1/jobs?wait=20", json={"type": "goeburst", "params": params},
                       headers=alice.headers).get_json()
     assert job["status"] == "failed" and "fills no inference" in job["error"]
+
+
+def test_goeburst_and_layout_work_from_the_canonical_api_as_output_files(alice, bob, setup, client):
+    params = {"project_id": setup["project"], "dataset_id": setup["dataset"], "lvs": 3}
+    job = client.post("/v1/jobs?wait=30", json={"type": "goeburst", "params": params},
+                      headers=alice.headers).get_json()
+    assert job["status"] == "succeeded", job
+    assert job["result"]["file"] == "tree.json" and job["result"]["profiles"] == 647
+    link = client.get(f"/v1/jobs/{job['id']}/files/tree.json", headers=alice.headers)
+    assert link.status_code == 302
+    tree = json.loads(client.get(link.headers["Location"]).get_data())
+    assert tree == goeburst(parse_profiles(PYOGENES.read_bytes()), 3).to_json()
+    events = client.get(f"/v1/jobs/{job['id']}/events", headers=alice.headers).get_json()
+    steps = [e for e in json.dumps(events).split('"') if e.startswith(("distances", "links", "orienting"))]
+    assert len(steps) >= 3  # progress per phase
+
+    inference = alice.job(setup["project"], "inference", "goeburst", [setup["dataset"], 3])
+    wait_until(lambda: alice.finished(setup["project"], inference["job_id"]), timeout=60, interval=0.2)
+    params = {"project_id": setup["project"], "dataset_id": setup["dataset"], "inference_id": inference["analysis_id"]}
+    drawn = client.post("/v1/jobs?wait=30", json={"type": "layout", "params": params}, headers=alice.headers).get_json()
+    assert drawn["status"] == "succeeded" and drawn["result"]["files"] == ["layout.json", "layout.svg"], drawn
+
+    # Another account's project stays out of reach: the job fails as if it did not exist.
+    theirs = client.post("/v1/jobs?wait=30", json={"type": "goeburst", "params": {
+        "project_id": setup["project"], "dataset_id": setup["dataset"], "lvs": 3}}, headers=bob.headers).get_json()
+    assert theirs["status"] == "failed" and "no project" in theirs["error"]
 
 
 # -- tenancy and roles ---------------------------------------------------------------------
@@ -125,7 +162,7 @@ def test_another_accounts_private_project_does_not_exist(alice, bob, setup):
     assert alice.get(f"/projects/{project}").get_json()["name"] == "Test"  # unchanged
 
 
-def test_project_users_share_it_public_is_read_only_admin_sees_all(client, make_account, alice, bob, setup):
+def test_project_users_share_it_public_is_read_only_admin_reads_any(client, make_account, alice, bob, setup):
     project, dataset = setup["project"], setup["dataset"]
     r = alice.put(f"/projects/{project}", {"name": "Shared", "visibility": "private", "description": "d",
                                            "users": [{"id": bob.account.name, "provider": "google"}]})
@@ -139,6 +176,7 @@ def test_project_users_share_it_public_is_read_only_admin_sees_all(client, make_
 
     carol = phylo(client, make_account)
     assert alice.put(f"/projects/{project}", {"name": "Open", "visibility": "public"}).status_code == 204
+    assert project in [p["id"] for p in carol.get("/projects").get_json()]
     assert carol.get(f"/projects/{project}/datasets/{dataset}").get_json()["profiles"] == 647
     assert carol.jobs(project)
     problem(carol.post(f"/projects/{project}/datasets", {"taxon_id": setup["taxon"], "schema_id": "mlst7"}),
@@ -149,7 +187,9 @@ def test_project_users_share_it_public_is_read_only_admin_sees_all(client, make_
     problem(carol.get(f"/projects/{project}"), 404, "not-found")
     admin = phylo(client, make_account, role="admin")
     assert admin.get(f"/projects/{project}").get_json()["name"] == "Closed"
-    assert project in [p["id"] for p in admin.get("/projects").get_json()]
+    # The list is phyloDB's ProjectRepository's: the caller's projects and public ones, even
+    # for an admin (who reads or deletes any project by its id).
+    assert project not in [p["id"] for p in admin.get("/projects").get_json()]
     assert admin.delete(f"/projects/{project}").status_code == 204
     problem(alice.get(f"/projects/{project}"), 404, "not-found")
 

@@ -29,3 +29,8 @@ def mlst(name: str) -> Path:
     raise MissingData(f"{name} is an optional benchmark input not shipped with the repository: "
                       f"put it in {LARGE} (or point JOBLINE_DATA at a folder with mlst/{name}); "
                       f"sources in tests/data/mlst/README.md")
+
+
+def mlst_sets() -> list[str]:
+    """Names of every MLST set on this machine: the shipped ones, and the large ones if present."""
+    return sorted({p.name for folder in (IN_REPO, LARGE) if folder.is_dir() for p in folder.glob("*.tsv")})

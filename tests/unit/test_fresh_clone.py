@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SKIP_DIRS = {".venv", ".git", "node_modules", "build", ".jobline"}
 #: Test files that read MLST sets; run again below with the data folder pointing nowhere.
 READERS = ["tests/unit/test_mlst.py", "tests/unit/test_radial.py", "tests/unit/test_phylo.py",
-           "tests/unit/test_goeburst.py"]
+           "tests/unit/test_goeburst.py", "tests/unit/test_phylodb_order.py"]
 
 
 def sources(pattern: str) -> list[Path]:

@@ -1,8 +1,9 @@
 """goeBURST (workers.analysis.goeburst) against hand-made cases and a literal reference.
 
 ``reference`` below is a straightforward port of phyloDB's GoeBURST.java (full n x n
-distance matrix, comparator sort, Kruskal with cluster relabelling) and of
-InferenceRepository.direct (recursive orientation).
+distance matrix, comparator sort, Kruskal with cluster relabelling), of
+InferenceRepository.direct (recursive orientation) and of VisualizationRepository.read
+(trees in the upload order of their roots).
 """
 
 from __future__ import annotations
@@ -93,11 +94,15 @@ def reference(ps: ProfileSet, lvs: int, isolates: dict[str, int] | None = None) 
             out += direct_edges(tree, e[1])
         return out
 
-    directed, todo, roots = [], list(edges), []
+    trees, todo = [], list(edges)
     while todo:
         root = next(e[0] for e in todo if all(x[1] != e[0] for x in edges))
-        roots.append(root)
-        directed += direct_edges(todo, root)
+        trees.append((root, direct_edges(todo, root)))
+    # Components: phyloDB's VisualizationRepository finds roots walking the dataset's
+    # profiles in upload order, and Radial numbers trees in that order.
+    trees.sort(key=lambda t: t[0])
+    roots = [r for r, _ in trees]
+    directed = [e for _, es in trees for e in es]
     name = lambda es: [Edge(ids[x], ids[y], d) for x, y, d in es]  # noqa: E731
     return {"edges": name(edges), "directed": name(directed), "roots": [ids[r] for r in roots]}
 
@@ -326,10 +331,11 @@ def datasets(draw: st.DrawFn) -> tuple[ProfileSet, int, dict[str, int]]:
 
 
 @settings(max_examples=120, deadline=None)
-@given(datasets(), st.integers(1, 50))
-def test_matches_reference_and_is_a_minimum_spanning_forest(data, chunk: int) -> None:
+@given(datasets(), st.integers(1, 50), st.integers(0, 30))
+def test_matches_reference_and_is_a_minimum_spanning_forest(data, chunk: int, budget: int) -> None:
     ps, lvs, iso = data
-    forest = goeburst(ps, lvs, iso, chunk_elements=chunk)
+    # A small pair budget sends the higher levels through the second, filtered pass.
+    forest = goeburst(ps, lvs, iso, chunk_elements=chunk, pair_budget=budget)
     assert_same(forest, reference(ps, lvs, iso))
     m = ps.matrix
     a, b = m[:, None, :], m[None, :, :]
@@ -355,3 +361,15 @@ def test_real_pyogenes_matches_reference(lvs: int) -> None:
         forest = goeburst(ps, lvs, isolates)
         assert_same(forest, reference(ps, lvs, isolates))
     assert goeburst(ps, lvs, chunk_elements=5000).edges == goeburst(ps, lvs).edges
+
+
+@pytest.mark.parametrize("budget", [0, 500, 20_000])
+def test_full_tree_lvs_equal_to_loci_streams_higher_levels_and_matches_reference(budget: int) -> None:
+    ps = parse_profiles(mlst("pyogenesST_onlinephyloviz.tsv").read_bytes())
+    iso = {s: (k * 3) % 4 for k, s in enumerate(ps.ids)}
+    seen: list[tuple[float, str]] = []
+    forest = goeburst(ps, 7, iso, pair_budget=budget, progress=lambda f, m: seen.append((f, m)))
+    assert_same(forest, reference(ps, 7, iso))
+    assert len(forest.edges) == len(ps.ids) - 1  # one tree: every pair is within 7 loci
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen) and len(seen) >= 3
+    assert any("between" in m for _, m in seen) == (budget < 647 * 646 // 2)

@@ -7,8 +7,8 @@ import pytest
 
 from shared.errors import BadRequest, NotFound
 from shared.mlst import MISSING, parse_profiles
-from shared.phylo import _project_fields, decode, encode, merge, parse_uuid
-from shared.phylo_analyses import _lvs, format_tree, job_type, newick, nexus
+from shared.phylo import _project_fields, decode, encode, merge, new_id, parse_id
+from shared.phylo_analyses import _lvs, format_tree, job_type, newick, nexus, parse_uuid
 from tests.support.data import mlst
 from workers.analysis.goeburst import goeburst
 from workers.analysis.radial import radial
@@ -82,7 +82,14 @@ def test_phylodb_parameters_and_names():
             _lvs(bad)
     with pytest.raises(NotFound):
         parse_uuid("dataset", "eb6e9c65")
-    assert parse_uuid("dataset", "EB6E9C65-8230-4B75-9ECF-D7D453B67102") == "eb6e9c65-8230-4b75-9ecf-d7d453b67102"
+    assert parse_uuid("inference", "EB6E9C65-8230-4B75-9ECF-D7D453B67102") == "eb6e9c65-8230-4b75-9ecf-d7d453b67102"
+    # Project and dataset ids are the client's: the web platform's MongoDB ObjectIds.
+    assert parse_id("project", "65a1f0c2e4b0a1b2c3d4e5f6") == "65a1f0c2e4b0a1b2c3d4e5f6"
+    for bad in ["", "-x", "a/b", "x" * 101, 5, None]:
+        with pytest.raises(NotFound):
+            parse_id("dataset", bad)
+        with pytest.raises(BadRequest):
+            new_id("dataset", bad)
 
 
 def test_project_fields_accept_phylodb_users_in_both_shapes():
@@ -93,3 +100,24 @@ def test_project_fields_accept_phylodb_users_in_both_shapes():
                 {"name": "x", "description": 5}, {"name": "x", "users": [{"id": ""}]}]:
         with pytest.raises(BadRequest):
             _project_fields(bad)
+
+
+def test_newick_parses_as_phylodb_and_builds_the_stored_tree():
+    from shared.mlst import ProfileError
+    from shared.phylo_trees import parse_newick, tree_json
+
+    edges = parse_newick(b"((3:1,4:2)2:1,5:3)1;(7:1)6;\n(9:2)8;\n")
+    assert edges == [("2", "3", 1), ("2", "4", 2), ("1", "2", 1), ("1", "5", 3), ("6", "7", 1), ("8", "9", 2)]
+    rows = {p: k for k, p in enumerate(["8", "9", "1", "2", "3", "4", "5", "6", "7", "10"])}
+    tree = tree_json(edges, rows, "goeburst")
+    assert [(g["component"], g["root"]) for g in tree["groups"]] == [(1, "8"), (2, "1"), (3, "6")]
+    assert tree["groups"][1]["members"] == ["1", "2", "3", "4", "5"] and tree["unlinked"] == ["10"]
+    assert tree["lvs"] == 3 and [e["to"] for e in tree["directed"]] == ["9", "2", "3", "4", "5", "7"]
+    # The round trip through our Newick writer gives the same tree.
+    assert parse_newick(newick(tree).encode()) and tree_json(parse_newick(newick(tree).encode()), rows,
+                                                             "goeburst")["groups"] == tree["groups"]
+    for bad in [b"", b"(1:1,2:1);", b"(1:1)2", b"(1:1))2;", b"(1:1.5)2;", b"(2:1)2;", b"((1:1)2;", b"1;"]:
+        with pytest.raises(ProfileError):
+            parse_newick(bad)
+    with pytest.raises(ValueError):
+        tree_json([("1", "2", 1), ("2", "1", 1)], {"1": 0, "2": 1}, "goeburst")

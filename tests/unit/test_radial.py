@@ -70,7 +70,8 @@ def test_hand_computed_star_and_subtree() -> None:
     assert got["e"] == pytest.approx(
         (bx + 110 * math.cos(5 * math.pi / 3), by + 110 * math.sin(5 * math.pi / 3))
     )
-    assert [n.profile_id for n in layout.nodes] == ["r", "a", "b", "c", "e"]
+    # phyloDB reads coordinates back ORDER BY component, profile id.
+    assert [n.profile_id for n in layout.nodes] == ["a", "b", "c", "e", "r"]
 
 
 def test_every_tree_at_the_origin_and_singletons_unplaced() -> None:

@@ -21,22 +21,31 @@ Rules (phyloDB's GoeBURST.java, Matrix.java and InferenceRepository.direct):
    (acceptance order) whose ``from`` is never a ``to`` of any accepted edge; that tree is
    walked depth-first from the root, a node's edges taken in acceptance order, each
    emitted parent -> child before the child's own subtree.
+7. Components: trees are numbered 1, 2, ... in the upload order of their roots, as
+   phyloDB's VisualizationRepository finds roots by walking the dataset's profiles.
 
-Unlike phyloDB's n x n matrix, distances are computed in bounded-memory row chunks
-that keep only pairs with d <= lvs, so memory grows with the number of such pairs
-(all n^2/2 pairs when lvs >= the number of loci).
+Unlike phyloDB's n x n matrix, distances are computed in bounded-memory row chunks.
+The first pass counts every profile's LVs and keeps the pairs of the lowest levels, up
+to ``PAIR_BUDGET`` pairs; Kruskal runs over those levels. If levels remain (lvs near the
+number of loci, where nearly all n^2/2 pairs qualify), a second pass keeps only pairs
+between trees not joined yet: Kruskal would drop the others unseen, so the result is
+the same, and memory follows the links still open rather than n^2.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from shared.mlst import ProfileSet
+from shared.mlst import MISSING, ProfileSet
 
 CHUNK_ELEMENTS = 1 << 20  # pair cells per chunk (~3 MB of temporaries: stays in cache)
+#: Candidate links kept from the first pass (9 bytes each, ~4x that while sorting a level).
+PAIR_BUDGET = 8_000_000
 
 
 class Edge(NamedTuple):
@@ -90,26 +99,21 @@ class Forest:
         }
 
 
-def candidate_links(
-    matrix: np.ndarray, lvs: int, chunk_elements: int = CHUNK_ELEMENTS
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All pairs i < j at distance 1..lvs as (i, j, d) arrays in row-major order."""
+def _blocks(matrix: np.ndarray, chunk_elements: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(r0, acc): distances of a bounded block of rows r0.. against rows r0..n-1."""
     n, loci = matrix.shape
-    thr = min(lvs, loci)
-    # Missing alleles get different sentinels on the two sides, so they never match.
-    wide = matrix.size and int(matrix.max()) > np.iinfo(np.int32).max
-    left = np.ascontiguousarray(matrix.T, dtype=np.int64 if wide else np.int32)
+    # Missing alleles get different sentinels on the two sides, so they never match; other
+    # negative codes are allele ids that are not plain numbers (shared.mlst.Labels).
+    left = np.ascontiguousarray(matrix.T, dtype=np.int32)
     right = left.copy()
-    left[left < 0] = -1
-    right[right < 0] = -2
+    right[right == MISSING] = np.iinfo(np.int32).min
     acc_type = np.uint8 if loci < 255 else np.uint16 if loci < 65535 else np.uint32
     size = max(min(chunk_elements, n * n), n, 1)  # a chunk holds >= 1 full row
     acc_buf = np.empty(size, dtype=acc_type)
     tmp_buf = np.empty(size, dtype=np.bool_)
-    out_i, out_j, out_d = [], [], []
     r0 = 0
     while r0 < n:
-        width = n - r0  # the block's rows against rows r0..n-1 (j > i kept below)
+        width = n - r0
         rows = max(1, min(width, chunk_elements // width))
         acc = acc_buf[: rows * width].reshape(rows, width)
         tmp = tmp_buf[: rows * width].reshape(rows, width)
@@ -117,25 +121,85 @@ def candidate_links(
         for locus in range(loci):
             np.not_equal(left[locus, r0 : r0 + rows, None], right[locus, None, r0:], out=tmp)
             acc += tmp
-        flat = np.flatnonzero(acc <= thr)
-        bi, bj = np.divmod(flat, width)
-        d = acc.reshape(-1)[flat]
-        keep = (bj > bi) & (d > 0)
-        out_i.append((bi[keep] + r0).astype(np.int32))
-        out_j.append((bj[keep] + r0).astype(np.int32))
-        out_d.append(d[keep])
+        yield r0, acc
         r0 += rows
-    if not out_i:
-        return np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, acc_type)
-    return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_d)
 
 
-def lv_counts(i: np.ndarray, j: np.ndarray, d: np.ndarray, lvs: int, n: int) -> np.ndarray:
-    """(n, lvs) array: column k-1 counts each profile's links at distance exactly k."""
-    slot_i = i.astype(np.int64) * lvs + d - 1
-    slot_j = j.astype(np.int64) * lvs + d - 1
-    counts = np.bincount(slot_i, minlength=n * lvs) + np.bincount(slot_j, minlength=n * lvs)
-    return counts.reshape(n, lvs)
+def _pairs(r0: int, acc: np.ndarray, low: int, thr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The block's pairs i < j at distance ``low < d <= thr``, row-major."""
+    flat = np.flatnonzero(acc <= thr)
+    bi, bj = np.divmod(flat, acc.shape[1])
+    d = acc.reshape(-1)[flat]
+    keep = (bj > bi) & (d > low)
+    return (bi[keep] + r0).astype(np.int32), (bj[keep] + r0).astype(np.int32), d[keep]
+
+
+def _chunks(
+    matrix: np.ndarray, thr: int, chunk_elements: int, comp: np.ndarray | None = None, low: int = 0
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Pairs i < j at distance ``low < d <= thr``, one bounded block of rows at a time.
+
+    With ``comp``, pairs whose ends share a component label are left out as well.
+    """
+    for r0, acc in _blocks(matrix, chunk_elements):
+        if comp is not None:  # out before extraction: most pairs of a near-full tree are inside
+            rows = acc.shape[0]
+            acc[comp[r0 : r0 + rows, None] == comp[None, r0:]] = np.iinfo(acc.dtype).max
+        yield _pairs(r0, acc, low, thr)
+
+
+def _join(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not parts:
+        return np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.uint8)
+    return tuple(np.concatenate(x) for x in zip(*parts, strict=True))  # type: ignore[return-value]
+
+
+def candidate_links(
+    matrix: np.ndarray, lvs: int, chunk_elements: int = CHUNK_ELEMENTS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs i < j at distance 1..lvs as (i, j, d) arrays in row-major order."""
+    return _join(list(_chunks(matrix, min(lvs, matrix.shape[1]), chunk_elements)))
+
+
+def scan(
+    matrix: np.ndarray, lvs: int, budget: int, chunk_elements: int = CHUNK_ELEMENTS,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
+    """One pass: LV counts of every level, and the pairs of the lowest levels that fit.
+
+    Returns (i, j, d, kept, lv): the pairs at distance 1..kept, where ``kept`` is the
+    highest level whose pairs, with all lower ones, stay within ``budget`` pairs; and the
+    (n, lvs) LV-count table (rule 3), counted from every pair, kept or not.
+    """
+    n = matrix.shape[0]
+    lv = np.zeros((n, lvs), dtype=np.int64)
+    kept, total = lvs, 0
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    flat_lv = lv.reshape(-1)
+    for r0, acc in _blocks(matrix, chunk_elements):
+        i, j, d = _pairs(r0, acc, 0, kept)
+        # Levels kept are counted from their pairs; higher ones on the block itself.
+        slot = d.astype(np.int64) - 1
+        flat_lv += np.bincount(i.astype(np.int64) * lvs + slot, minlength=n * lvs)
+        flat_lv += np.bincount(j.astype(np.int64) * lvs + slot, minlength=n * lvs)
+        if kept < lvs:
+            rows, width = acc.shape
+            # Pairs j <= i of the block (its lower left corner) count for no level.
+            acc[np.arange(width)[None, :] <= np.arange(rows)[:, None]] = np.iinfo(acc.dtype).max
+            for k in range(kept + 1, lvs + 1):
+                at_k = acc == k
+                lv[r0 : r0 + rows, k - 1] += np.count_nonzero(at_k, axis=1)
+                lv[r0:, k - 1] += np.count_nonzero(at_k, axis=0)
+        if progress is not None:
+            progress(1 - ((n - r0 - acc.shape[0]) / n) ** 2)  # share of the n^2/2 pairs seen
+        parts.append((i, j, d))
+        total += len(i)
+        while total > budget and kept > 0:  # drop the highest kept level
+            kept -= 1
+            parts = [(a[c <= kept], b[c <= kept], c[c <= kept]) for a, b, c in parts]
+            total = sum(len(a) for a, _, _ in parts)
+    i, j, d = _join(parts)
+    return i, j, d, kept, lv
 
 
 def id_ranks(ids: list[str]) -> np.ndarray:
@@ -173,20 +237,21 @@ def kruskal(
     i: np.ndarray,
     j: np.ndarray,
     d: np.ndarray,
-    n: int,
-    lvs: int,
+    levels: range,
+    parent: list[int],
+    accepted: list[tuple[int, int, int]],
     lv: np.ndarray,
     isolates: np.ndarray,
     ranks: np.ndarray,
-) -> list[tuple[int, int, int]]:
-    """Accepted (from, to, d) links in goeBURST order, one distance level at a time.
+) -> None:
+    """Accept (from, to, d) links in goeBURST order, one distance level at a time.
 
     Links whose ends are already joined before a level are dropped before sorting:
-    Kruskal would reject them anyway, so the result is unchanged.
+    Kruskal would reject them anyway, so the result is unchanged. ``parent`` (the
+    union-find forest) and ``accepted`` carry over from lower levels.
     """
-    parent = list(range(n))
-    accepted: list[tuple[int, int, int]] = []
-    for level in range(1, lvs + 1):
+    n = len(parent)
+    for level in levels:
         if len(accepted) >= n - 1:
             break
         pick = np.flatnonzero(d == level)
@@ -206,7 +271,6 @@ def kruskal(
                 accepted.append((a0, b0, level))
                 if len(accepted) >= n - 1:
                     break
-    return accepted
 
 
 def orient(
@@ -251,19 +315,53 @@ def goeburst(
     isolates: dict[str, int] | None = None,
     *,
     chunk_elements: int = CHUNK_ELEMENTS,
+    pair_budget: int = PAIR_BUDGET,
+    progress: Callable[[float, str], None] | None = None,
 ) -> Forest:
-    """Run goeBURST up to ``lvs`` differing loci; ``isolates`` counts isolates per ST."""
+    """Run goeBURST up to ``lvs`` differing loci; ``isolates`` counts isolates per ST.
+
+    ``progress(fraction, message)`` hears each phase (distances, levels, orientation).
+    """
     if lvs < 1:
         raise ValueError("lvs must be >= 1")
     ids, n = profiles.ids, len(profiles.ids)
     forest = Forest(lvs=lvs, ids=list(ids))
     if n < 2:
         return forest
-    i, j, d = candidate_links(profiles.matrix, lvs, chunk_elements)
+    say = progress or (lambda fraction, message: None)
+    lvs = min(lvs, profiles.matrix.shape[1])  # no pair differs at more loci than there are
+    say(0.0, f"distances of {n} profiles")
+    last = [time.monotonic()]
+
+    def seen(fraction: float) -> None:  # a 50k full tree spends a while here: say so each second
+        if time.monotonic() - last[0] >= 1.0:
+            last[0] = time.monotonic()
+            say(0.5 * fraction, f"distances of {n} profiles: {fraction:.0%}")
+
+    i, j, d, kept, lv = scan(profiles.matrix, lvs, pair_budget, chunk_elements, seen)
     iso = np.array([(isolates or {}).get(s, 0) for s in ids], dtype=np.int64)
-    lv = lv_counts(i, j, d, lvs, n)
-    accepted = kruskal(i, j, d, n, lvs, lv, iso, id_ranks(ids))
+    ranks = id_ranks(ids)
+    parent, accepted = list(range(n)), []
+    say(0.5, f"links at distance 1..{kept}")
+    kruskal(i, j, d, range(1, kept + 1), parent, accepted, lv, iso, ranks)
+    del i, j, d
+    if kept < lvs and len(accepted) < n - 1:
+        # Higher levels: a second pass keeps only pairs between trees not yet joined,
+        # so memory follows those (few, on real data), not the n^2/2 pairs of a full tree.
+        say(0.7, f"links between {n - len(accepted)} trees at distance {kept + 1}..{lvs}")
+        comp = _roots(parent)
+        i, j, d = _join(list(_chunks(profiles.matrix, lvs, chunk_elements, comp, low=kept)))
+        kruskal(i, j, d, range(kept + 1, lvs + 1), parent, accepted, lv, iso, ranks)
+        del i, j, d
+    say(0.9, "orienting the trees")
     directed, trees = orient(accepted, n)
+    trees.sort(key=lambda t: t[0])  # rule 7: by the root's row
+    tree_of = {t[0]: c for c, t in enumerate(trees)}
+    root_of = [0] * n
+    for t in trees:
+        for m in t:
+            root_of[m] = t[0]
+    directed.sort(key=lambda e: tree_of[root_of[e[0]]])  # stable: DFS order within a tree
     forest.edges = [Edge(ids[a], ids[b], dist) for a, b, dist in accepted]
     forest.directed = [Edge(ids[a], ids[b], dist) for a, b, dist in directed]
     forest.groups = [

@@ -39,7 +39,7 @@ class Node:
 
 @dataclass
 class Layout:
-    """Placed nodes (by component, depth-first) and the directed edges."""
+    """Placed nodes (by component, then profile id, as phyloDB returns them) and the directed edges."""
 
     nodes: list[Node] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
@@ -84,6 +84,8 @@ def radial(
                 length = distance * multiplier + zero_distance
                 where[c] = (x + math.cos(alpha) * length, y + math.sin(alpha) * length, border)
                 border += wedge
+    # phyloDB reads coordinates back ORDER BY component, profile id (VisualizationRepository).
+    layout.nodes.sort(key=lambda n: (n.component, n.profile_id))
     return layout
 
 
