@@ -105,6 +105,17 @@ def service() -> DatasetService:
     return DatasetService(runtime().db)
 
 
+def load_body(account, code: str) -> dict:
+    """Load the request's RDF body into dataset ``code`` (also the Kasabi store API)."""
+    fmt = request.args.get("format") or rdf.MEDIA_TYPES.get(request.mimetype)
+    if fmt not in ("nt", "ttl"):
+        raise UnsupportedMediaType(f"send RDF as application/n-triples or text/turtle, not {request.mimetype or 'nothing'!r}")
+    settings = runtime().settings
+    # N-Triples is parsed as it streams in; Turtle is read whole, so it keeps the JSON limit.
+    request.max_content_length = settings.max_load_bytes if fmt == "nt" else settings.max_body_bytes
+    return service().load(account, code, rdf.read(request.stream, fmt))
+
+
 def _view(row: dict) -> dict:
     return {**row, "triples": service().count(row["id"], row["generation"])}
 
@@ -178,10 +189,7 @@ class Triples(MethodView):
         "application/n-triples": {"schema": {"type": "string"}}, "text/turtle": {"schema": {"type": "string"}}}})
     def post(self, code):
         """Add triples from an N-Triples or Turtle body (bulk; all or nothing; duplicates ignored)"""
-        fmt = request.args.get("format") or rdf.MEDIA_TYPES.get(request.mimetype)
-        if fmt not in ("nt", "ttl"):
-            raise UnsupportedMediaType(f"send RDF as application/n-triples or text/turtle, not {request.mimetype or 'nothing'!r}")
-        return service().load(authenticate(), code, rdf.read(request.stream, fmt))
+        return load_body(authenticate(), code)
 
     @blp.arguments(TriplePattern, location="query")
     @blp.response(200, TripleDeleteOut)

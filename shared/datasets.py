@@ -23,8 +23,11 @@ from shared.queries import queries
 
 Row = dict[str, Any]
 Triple = tuple[str, str, str]  # canonical N-Triples terms (shared.rdf; not imported: rdflib is slow to load)
-#: Loads up to this many triples go in one INSERT from arrays; larger ones through COPY.
+#: Loads up to this many triples go in one INSERT from arrays; larger ones are staged first.
 SMALL_LOAD = 1000
+#: Triples per INSERT into the staging table. Not COPY: psycopg2 refuses COPY once
+#: psycogreen has set a wait callback (the API under gunicorn + gevent).
+STAGE_CHUNK = 5000
 #: Counter rows summed by a count before they are folded into one.
 COMPACT_AFTER = 64
 READ_WRITE, READ_ONLY = "read-write", "read-only"
@@ -65,41 +68,13 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
                                                     "description": "Not a cursor returned by this API."}]) from None
 
 
-def _copy_field(term: str) -> str:
-    if "\\" in term or "\t" in term:  # COPY's text format escapes; terms never hold LF or CR
-        return term.replace("\\", "\\\\").replace("\t", "\\t")
-    return term
+def _columns(triples: list[Triple]) -> dict[str, list[str]]:
+    return {"s": [t[0] for t in triples], "p": [t[1] for t in triples], "o": [t[2] for t in triples]}
 
 
-class _CopySource:
-    """A file-like ``read()`` for COPY that parses as PostgreSQL asks for more.
-
-    psycopg2 turns an exception raised here into a generic "COPY failed", so a syntax error
-    is kept, the COPY ended, and the error raised again by the caller (rolling back).
-    """
-
-    def __init__(self, triples: Iterator[Triple]) -> None:
-        self.triples = triples
-        self.count = 0
-        self.error: Exception | None = None
-
-    def read(self, size: int = 65536) -> bytes:
-        parts: list[str] = []
-        n = 0
-        try:
-            for s, p, o in self.triples:
-                line = f"{_copy_field(s)}\t{_copy_field(p)}\t{_copy_field(o)}\n"
-                parts.append(line)
-                n += len(line)
-                if n >= size:
-                    break
-        except Exception as exc:  # noqa: BLE001 - re-raised by DatasetService.load
-            self.error = exc
-            return b""
-        self.count += len(parts)
-        return "".join(parts).encode()
-
-    readline = read
+def _chunks(items: Iterator[Triple], size: int) -> Iterator[list[Triple]]:
+    while chunk := list(islice(items, size)):
+        yield chunk
 
 
 class DatasetService:
@@ -164,23 +139,31 @@ class DatasetService:
         return row
 
     def load(self, account: Account, code: str, triples: Iterable[Triple]) -> Row:
-        """Add triples (duplicates are ignored); all or nothing."""
+        """Add triples (duplicates are ignored); all or nothing.
+
+        The body is read in full before the dataset row is locked: a reset's swap waits for
+        writers holding that lock, so a slow upload must not hold it. Big loads are staged in
+        a temporary table meanwhile and moved in one statement under the lock.
+        """
+        ds = self.find(account, code)  # 404 or 423 before reading a body for nothing
+        if ds["reset_job"] is not None:
+            raise DatasetLocked(code, ds["reset_job"])
         triples = iter(triples)
+        head = list(islice(triples, SMALL_LOAD))
         with self.db.transaction() as cur:
-            ds = self._lock_for_write(cur, account, code)
-            ids = {"dataset_id": ds["id"], "generation": ds["generation"]}
-            head = list(islice(triples, SMALL_LOAD))
             if len(head) < SMALL_LOAD:
                 parsed = len(head)
-                cur.execute(queries["insert_triples"], {**ids, "s": [t[0] for t in head],
-                                                        "p": [t[1] for t in head], "o": [t[2] for t in head]})
+                ds = self._lock_for_write(cur, account, code)
+                ids = {"dataset_id": ds["id"], "generation": ds["generation"]}
+                cur.execute(queries["insert_triples"], {**ids, **_columns(head)})
             else:
                 cur.execute(queries["create_triple_load"])
-                source = _CopySource(chain(head, triples))
-                cur.copy_expert("COPY triple_load (s, p, o) FROM STDIN", source)
-                if source.error is not None:
-                    raise source.error
-                parsed = source.count
+                parsed = 0
+                for chunk in _chunks(chain(head, triples), STAGE_CHUNK):
+                    cur.execute(queries["stage_triples"], _columns(chunk))
+                    parsed += len(chunk)
+                ds = self._lock_for_write(cur, account, code)
+                ids = {"dataset_id": ds["id"], "generation": ds["generation"]}
                 cur.execute(queries["insert_staged_triples"], ids)
             added = cur.fetchone()["added"]
             cur.execute(queries["count_triples"], ids)

@@ -52,6 +52,10 @@ SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
 -- create_triple_load --
 CREATE TEMP TABLE triple_load (s text, p text, o text) ON COMMIT DROP;
 
+-- stage_triples --
+INSERT INTO triple_load (s, p, o)
+SELECT * FROM unnest(%(s)s::text[], %(p)s::text[], %(o)s::text[]);
+
 -- insert_staged_triples --
 WITH ins AS (
     INSERT INTO triples (dataset_id, generation, h, s, p, o)

@@ -68,12 +68,12 @@ def test_create_load_read_page_and_delete_a_pattern(client, auth):
     assert code in [d["code"] for d in client.get("/v1/datasets", headers=auth).get_json()]
 
 
-def test_turtle_and_bad_input_store_nothing(client, auth, app):
+def test_turtle_and_bad_input_store_nothing(client, auth, app, runtime):
     code = make_dataset(client, auth, triples=3)
     ttl = b'@prefix ex: <http://example.org/> .\nex:apollo ex:crew "Armstrong", "Aldrin" .\n'
     r = client.post(f"/v1/datasets/{code}/triples", data=ttl, headers={**auth, "Content-Type": "text/turtle"})
     assert r.get_json()["added"] == 2
-    bad = nt(2000) + "<http://example.org/s> <http://example.org/p> oops .\n"  # the COPY path, failing late
+    bad = nt(2000) + "<http://example.org/s> <http://example.org/p> oops .\n"  # the staged path, failing late
     r = client.post(f"/v1/datasets/{code}/triples", data=bad, headers={**auth, **NT})
     assert r.status_code == 400 and r.get_json()["message"].startswith("line 2001: not an N-Triples statement")
     r = client.post(f"/v1/datasets/{code}/triples", data=b"<http://s> <http://p> .\n", headers={**auth, **NT})
@@ -82,12 +82,16 @@ def test_turtle_and_bad_input_store_nothing(client, auth, app):
     assert r.status_code == 400 and "not valid Turtle" in r.get_json()["message"]
     r = client.post(f"/v1/datasets/{code}/triples", data=b'{"s": 1}', headers={**auth, "Content-Type": "application/json"})
     assert r.status_code == 415
+    # N-Triples streams in, up to its own limit; Turtle is parsed in memory, up to the JSON one.
     big = b"#" * (app.config["MAX_CONTENT_LENGTH"] + 1)
-    assert client.post(f"/v1/datasets/{code}/triples", data=big, headers={**auth, **NT}).status_code == 413
+    assert client.post(f"/v1/datasets/{code}/triples", data=big, headers={**auth, "Content-Type": "text/turtle"}).status_code == 413
+    assert client.post(f"/v1/datasets/{code}/triples", data=big, headers={**auth, **NT}).get_json()["added"] == 0
+    huge = b"#" * (runtime.settings.max_load_bytes + 1)
+    assert client.post(f"/v1/datasets/{code}/triples", data=huge, headers={**auth, **NT}).status_code == 413
     assert client.get(f"/v1/datasets/{code}", headers=auth).get_json()["triples"] == 5
 
 
-def test_bulk_load_through_copy_counts_and_compacts(client, auth, runtime):
+def test_bulk_load_through_staging_counts_and_compacts(client, auth, runtime):
     code = make_dataset(client, auth, triples=5000)
     for i in range(70):  # many small writes: counted by deltas, folded into one by a count
         client.post(f"/v1/datasets/{code}/triples", data=f"<http://x/{i}> <http://p> <http://o> .\n", headers={**auth, **NT})

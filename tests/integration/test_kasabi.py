@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
-import os
-import subprocess
+import socket
 import sys
 import time
+import types
 from datetime import UTC, datetime, timedelta
 
+import psycopg2
 import pytest
+import rdflib
+from rdflib.term import Literal, URIRef
 
-from tests.conftest import ROOT, wait_until
-from tests.support.datasets import make_dataset, reset_held_running
-from tests.support.net import free_port
+from tests.conftest import wait_until
+from tests.support.datasets import NT, make_dataset, nt, reset_held_running
+from tests.support.web import gunicorn_server, request
 
 pytestmark = pytest.mark.usefixtures("engine")
 FORM = "application/x-www-form-urlencoded"
+VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
 
 
 @pytest.fixture
@@ -155,40 +160,10 @@ def test_only_the_owner_may_use_the_api(client, owner, make_account):
 # -- through the real server: gunicorn drops underscore headers unless told not to ----------------
 
 
-@pytest.fixture
-def gunicorn(settings, tmp_path):
-    port = free_port()
-    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT), "WEB_CONCURRENCY": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "-b", f"127.0.0.1:{port}",
-                             "api.wsgi:app"], cwd=ROOT, env=env, stdout=(tmp_path / "gunicorn.log").open("wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-
-    def up() -> bool:
-        try:
-            return request(port, "GET", "/healthz")[0] == 200
-        except OSError:
-            return False
-
-    try:
-        wait_until(up, timeout=60, interval=0.2)
+@pytest.fixture(scope="module")
+def gunicorn(settings, tmp_path_factory):
+    with gunicorn_server(settings, tmp_path_factory.mktemp("kasabi") / "gunicorn.log") as port:
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def request(port: int, method: str, path: str, headers: dict | None = None, body: str | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, dict(r.getheaders()), r.read().decode()
-    finally:
-        conn.close()
 
 
 def test_x_kasabi_apikey_header_through_gunicorn(gunicorn, owner):
@@ -208,3 +183,98 @@ def test_x_kasabi_apikey_header_through_gunicorn(gunicorn, owner):
     assert status == 200 and json.loads(body)["storageMode"] == "read-write"
     status, _h, body = request(gunicorn, "GET", f"/kasabi/api/{code}/status")
     assert status == 401 and "API key" in body
+
+
+# -- loads through the real server (gevent + psycogreen: no COPY), and pytassium itself -----------
+
+
+def test_loads_of_a_thousand_triples_and_more_through_gunicorn(gunicorn, owner):
+    _account, key, code = owner
+    bearer = {"Authorization": f"Bearer {key['X_KASABI_APIKEY']}"}
+    for n, path, headers in ((999, f"/v1/datasets/{code}/triples", {**bearer, **NT}),
+                             (1000, f"/v1/datasets/{code}/triples", {**bearer, **NT}),
+                             (12345, f"/v1/datasets/{code}/triples", {**bearer, **NT}),
+                             (2500, f"/kasabi/dataset/{code}/store", {**key, "Content-Type": "text/turtle"})):
+        status, _h, body = request(gunicorn, "POST", path, headers, nt(n, f"http://example.org/{n}"))
+        assert status == 200 and json.loads(body)["added"] == n, (n, status, body)
+    status, _h, body = request(gunicorn, "GET", f"/v1/datasets/{code}", bearer)
+    assert json.loads(body)["triples"] == 4 + 999 + 1000 + 12345 + 2500
+    bad = nt(3000) + "<http://example.org/s> oops .\n"
+    status, _h, body = request(gunicorn, "POST", f"/kasabi/dataset/{code}/store", {**key, **NT}, bad)
+    assert status == 400 and body.startswith("line 3001: not an N-Triples statement")
+    status, _h, body = request(gunicorn, "GET", f"/v1/datasets/{code}", bearer)
+    assert json.loads(body)["triples"] == 4 + 999 + 1000 + 12345 + 2500
+
+
+def test_a_reset_does_not_wait_for_an_upload_in_flight(gunicorn, owner, client, settings):
+    """A client that sends half a big body and stalls holds no lock: a reset runs meanwhile."""
+    _account, key, code = owner
+    bearer = {"Authorization": f"Bearer {key['X_KASABI_APIKEY']}"}
+    first, rest = nt(1500, "http://example.org/a").encode(), nt(10, "http://example.org/b").encode()
+    sock = socket.create_connection(("127.0.0.1", gunicorn), timeout=60)
+    with sock:
+        sock.sendall(f"POST /v1/datasets/{code}/triples HTTP/1.1\r\nHost: localhost\r\n"
+                     f"Authorization: {bearer['Authorization']}\r\nContent-Type: application/n-triples\r\n"
+                     f"Content-Length: {len(first) + len(rest)}\r\n\r\n".encode() + first)
+        with contextlib.closing(psycopg2.connect(settings.database_url)) as conn, conn.cursor() as cur:
+            conn.autocommit = True
+
+            def staging() -> bool:
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND state LIKE 'idle in transaction%%' AND query LIKE '%%triple_load%%'")
+                return cur.fetchone()[0] == 1
+
+            wait_until(staging, timeout=30)
+            r = client.post(f"/v1/datasets/{code}/jobs", json={"type": "reset"}, headers=bearer)
+            job = r.get_json()["id"]
+            done = wait_until(lambda: (j := client.get(f"/v1/jobs/{job}", headers=bearer).get_json())["status"]
+                              in ("succeeded", "failed") and j, timeout=60)
+            assert done["status"] == "succeeded" and staging()  # the upload is still open
+        sock.sendall(rest)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        loaded = json.loads(response.read())
+    assert response.status == 200 and loaded["added"] == 1510 and loaded["generation"] == 2
+    assert client.get(f"/v1/datasets/{code}", headers=bearer).get_json()["triples"] == 1510
+
+
+def pytassium_module():
+    """pytassium 0.2.8 as published: Python 2 code whose calls used here run on Python 3 once its
+    module-level ``import StringIO`` (never used by them) resolves."""
+    sys.modules.setdefault("StringIO", types.ModuleType("StringIO"))
+    import pytassium
+
+    return pytassium
+
+
+def test_pytassium_drives_a_dataset_end_to_end(gunicorn, owner, tmp_path):
+    pytassium = pytassium_module()
+    _account, key, code = owner
+    ds = pytassium.Dataset(code, key["X_KASABI_APIKEY"])
+    ds.uri = f"http://127.0.0.1:{gunicorn}/kasabi/dataset/{code}"  # instead of data.kasabi.com
+    response, status = ds.status()
+    assert response.status == 200 and status == {"status": "draft", "storageMode": "read-write"}
+    assert set(ds.api_map) == {"status", "jobs", "update"}
+    triple = (URIRef("http://example.org/apollo"), URIRef("http://example.org/crew"), Literal("Aldrin", lang="en"))
+    assert (URIRef(ds.uri), VOID.triples, Literal(4)) in ds.meta
+    response, _body = ds.store_data('<http://example.org/apollo> <http://example.org/crew> "Armstrong"@en .\n')
+    assert response.status == 200
+    graph = rdflib.Graph()
+    graph.add(triple)
+    assert ds.store_graph(graph)[0].status == 200
+    path = tmp_path / "data.nt"
+    path.write_text(nt(1200, "http://example.org/file"))
+    assert ds.store_file(str(path))[0].status == 200
+    bearer = {"Authorization": f"Bearer {key['X_KASABI_APIKEY']}"}
+    assert json.loads(request(gunicorn, "GET", f"/v1/datasets/{code}", bearer)[2])["triples"] == 4 + 2 + 1200
+    response, job_uri = ds.schedule_reset()
+    assert response.status == 202 and job_uri.startswith(f"{ds.uri}/jobs/")
+    wait_until(lambda: ds.job_status(job_uri)[1]["status"] == "succeeded", timeout=60, interval=0.2)
+    assert json.loads(request(gunicorn, "GET", f"/v1/datasets/{code}", bearer)[2])["triples"] == 0
+    with pytest.raises(pytassium.PytassiumError, match="sparql"):
+        ds.select("SELECT * WHERE { ?s ?p ?o }")
+    assert request(gunicorn, "GET", f"/kasabi/dataset/{code}.ttl", {"X_KASABI_APIKEY": "not-a-key"})[0] == 401
+    stranger = pytassium.Dataset(code, "not-a-key")
+    stranger.uri = ds.uri
+    with pytest.raises(pytassium.PytassiumError, match="status api"):  # no description: no APIs
+        stranger.status()

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared import rdf
-from shared.datasets import _copy_field, _CopySource, decode_cursor, encode_cursor
+from shared.datasets import _chunks, _columns, decode_cursor, encode_cursor
 from shared.errors import BadRequest
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -148,17 +148,11 @@ def test_parse_term():
             rdf.parse_term(bad, where)
 
 
-def test_copy_rows_escape_backslashes_and_tabs():
-    assert _copy_field('"a\tb\\"c"') == '"a\\tb\\\\"c"'
-    source = _CopySource(iter([("<http://s>", "<http://p>", '"x"')] * 3))
-    assert source.read(10) == b'<http://s>\t<http://p>\t"x"\n'
-    assert source.read() == b'<http://s>\t<http://p>\t"x"\n' * 2 and source.read() == b""
-    assert source.count == 3
-
-
-def test_copy_source_keeps_the_syntax_error():
-    source = _CopySource(iter(rdf.read(io.BytesIO(b"<http://s> <http://p> <http://o> .\nbad\n"), "nt")))
-    assert source.read() == b"" and isinstance(source.error, rdf.RDFSyntaxError)
+def test_chunks_cover_every_triple_once():
+    triples = [(f"<http://s{i}>", "<http://p>", '"x"') for i in range(7)]
+    chunks = list(_chunks(iter(triples), 3))
+    assert [len(c) for c in chunks] == [3, 3, 1] and sum(chunks, []) == triples
+    assert _columns(chunks[2]) == {"s": ["<http://s6>"], "p": ["<http://p>"], "o": ['"x"']}
 
 
 def test_cursor_round_trip():
