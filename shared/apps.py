@@ -59,7 +59,7 @@ def render_job(row: Row) -> dict[str, Any]:
     out.update(created_at=iso(row["created_at"]), callback_url=row.get("callback_url"),
                app_id=row.get("app_public_id"), status=STATUS[row["status"]])
     if done:
-        out["callback_succeeded"] = bool(row.get("callback_succeeded"))
+        out["callback_succeeded"] = row.get("callback_succeeded")  # null: no callback, or not settled yet
     out["input"] = row["input"] if row.get("input") is not None else row["params"]
     if done:
         out["output"] = row.get("result")
@@ -121,10 +121,15 @@ class AppService:
         try:  # defaults may be partial (inputs complete them) but must not be wrong
             self.rt.registry[type].schema.load(params, partial=True)
         except ValidationError as exc:
-            raise BadRequest(f"invalid default parameters for job type {type!r}",
-                             errors=flatten_errors(exc.messages, "json", "params")) from None
+            # Whole-schema rules ("give either url or upload_id", reported on ``url``) judge a
+            # complete job, so they wait for the inputs: only errors on given fields count now.
+            messages = {k: v for k, v in exc.messages.items() if k in params} if isinstance(exc.messages, dict) \
+                else exc.messages
+            if messages:
+                raise BadRequest(f"invalid default parameters for job type {type!r}",
+                                 errors=flatten_errors(messages, "json", "params")) from None
         row = self.db.one("create_app", account_id=account.id, name=name, type=type, params=json.dumps(params),
-                          input_map=json.dumps(input_map), callback_url=check_target(callback_url))
+                          input_map=json.dumps(input_map), callback_url=check_target(callback_url, runtime=self.rt))
         assert row is not None
         return row
 
@@ -154,7 +159,7 @@ class AppService:
             raise BadRequest("no inputs: give inputs (a list) and/or inputs_file (the URL of one)")
         if len(inputs) > self.rt.settings.max_batch:
             raise BadRequest(f"at most {self.rt.settings.max_batch} inputs per request")
-        callback_url = check_target(callback_url) or app["callback_url"]
+        callback_url = check_target(callback_url, runtime=self.rt) or app["callback_url"]
         specs = []
         for i, item in enumerate(inputs):
             if not isinstance(item, dict):

@@ -17,6 +17,7 @@ import logging
 import random
 import re
 import smtplib
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable
@@ -31,7 +32,7 @@ from standardwebhooks.webhooks import Webhook
 
 from shared.accounts import Account
 from shared.errors import BadRequest
-from shared.fetch import FetchError, Policy, fetch
+from shared.fetch import FetchError, Policy, check_address, fetch
 from shared.runtime import Runtime
 
 log = logging.getLogger("jobline.callbacks")
@@ -77,16 +78,42 @@ def parse_target(value: str) -> Target:
     return Target("webhook", value)
 
 
-def check_target(value: str | None, name: str = "callback_url", location: str = "json") -> str | None:
-    """``value`` if it is a valid callback target (or empty: none), else ``BadRequest``."""
+def check_target(value: str | None, name: str = "callback_url", location: str = "json", *,
+                 runtime: Runtime | None = None) -> str | None:
+    """``value`` if it is a valid callback target (or empty: none), else ``BadRequest``.
+
+    With ``runtime``, also one that can be delivered: an email needs an SMTP server, and a
+    URL whose host resolves to an address the SSRF guard refuses would only be retried for a
+    day in vain. A host that does not resolve now is accepted (DNS may come back).
+    """
     if value is None or value == "":
         return None
     try:
-        parse_target(value)
+        target = parse_target(value)
+        if runtime is not None:
+            _check_deliverable(target, runtime)
     except ValueError as exc:
         raise BadRequest(f"{name} {exc}", errors=[{"name": name, "location": location,
                                                   "description": str(exc)}]) from None
     return value.strip()
+
+
+def _check_deliverable(target: Target, runtime: Runtime) -> None:
+    if target.kind == "email":
+        if not runtime.settings.smtp_host:
+            raise ValueError("is an email address, but this server sends no email (no SMTP server configured)")
+        return
+    parts = urlsplit(target.address)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return
+    try:
+        for info in infos:
+            check_address(info[4][0], parts.hostname or "", runtime.fetch_policy)
+    except FetchError as exc:
+        raise ValueError(f"can never be delivered: {exc}") from None
 
 
 def backoff(attempt: int, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
@@ -257,6 +284,6 @@ class Deliveries:
     def update_webhook(self, account: Account, *, default_callback_url: str | None = None,
                        set_url: bool = False, rotate: bool = False) -> dict[str, Any]:
         if set_url:
-            default_callback_url = check_target(default_callback_url, "default_callback_url")
+            default_callback_url = check_target(default_callback_url, "default_callback_url", runtime=self.runtime)
         return self.db.one("update_webhook", account_id=account.id, set_url=set_url, rotate=rotate,
                            default_callback_url=default_callback_url) or {}

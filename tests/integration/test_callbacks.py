@@ -143,9 +143,17 @@ def test_down_slow_and_redirecting_receivers_block_nobody(api, receiver):
     assert receiver.at("/redirect-target") == []  # a redirect is never followed
 
 
-def test_refused_addresses_are_never_contacted(api):
-    job = submit(api, "http://10.255.255.1/hook")
-    meta = submit(api, "http://169.254.169.254/latest/meta-data/")
+def test_refused_addresses_are_never_contacted(api, stack):
+    """Refused at creation (400); and at delivery too, for a host that resolved elsewhere then."""
+    client, auth = api
+    for url in ("http://10.255.255.1/hook", "http://169.254.169.254/latest/meta-data/"):
+        r = client.post("/v1/jobs", json={"type": "hello", "params": {"name": "x"}, "callback_url": url}, headers=auth)
+        assert r.status_code == 400 and "private address" in r.get_json()["message"], r.get_json()
+    rt = stack.runtime
+    account = rt.accounts.authenticate(auth["Authorization"].split()[1])
+    job, meta = rt.jobs.create(account, [rt.jobs.spec("hello", {"name": "x"}, callback_url=url) for url in
+                                         ("http://10.255.255.1/hook", "http://169.254.169.254/latest/meta-data/")])
+    job, meta = ({"id": str(j["public_id"])} for j in (job, meta))
     for j in (job, meta):
         d = wait_for(lambda j=j: (deliveries(api, j["id"]) or [{}])[0].get("attempts"))
         assert "refused to fetch" in d[0]["error"] and "private address" in d[0]["error"]
