@@ -210,7 +210,7 @@ def test_a_reset_does_not_wait_for_an_upload_in_flight(gunicorn, owner, client, 
     """A client that sends half a big body and stalls holds no lock: a reset runs meanwhile."""
     _account, key, code = owner
     bearer = {"Authorization": f"Bearer {key['X_KASABI_APIKEY']}"}
-    first, rest = nt(1500, "http://example.org/a").encode(), nt(10, "http://example.org/b").encode()
+    first, rest = nt(3000, "http://example.org/a").encode(), nt(10, "http://example.org/b").encode()
     sock = socket.create_connection(("127.0.0.1", gunicorn), timeout=60)
     with sock:
         sock.sendall(f"POST /v1/datasets/{code}/triples HTTP/1.1\r\nHost: localhost\r\n"
@@ -234,8 +234,8 @@ def test_a_reset_does_not_wait_for_an_upload_in_flight(gunicorn, owner, client, 
         response = http.client.HTTPResponse(sock)
         response.begin()
         loaded = json.loads(response.read())
-    assert response.status == 200 and loaded["added"] == 1510 and loaded["generation"] == 2
-    assert client.get(f"/v1/datasets/{code}", headers=bearer).get_json()["triples"] == 1510
+    assert response.status == 200 and loaded["added"] == 3010 and loaded["generation"] == 2
+    assert client.get(f"/v1/datasets/{code}", headers=bearer).get_json()["triples"] == 3010
 
 
 def pytassium_module():
