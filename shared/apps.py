@@ -20,7 +20,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 from shared.accounts import Account
-from shared.callbacks import check_target
+from shared.callbacks import canonical_payload, check_target
 from shared.errors import BadRequest, NotFound
 from shared.fetch import FetchError, Policy, fetch
 from shared.jobs import flatten_errors
@@ -70,7 +70,11 @@ def render_job(row: Row) -> dict[str, Any]:
 
 
 def callback_payload(row: Row) -> dict[str, Any]:
-    """What a callback POSTs (or emails): ``{job_id, status, output, job}``."""
+    """What a callback POSTs (or emails): ``{job_id, status, output, job}``, in the words of the
+    API the job came from: a job of an app (Canotic's) as Canotic shows it, any other job in
+    the canonical API's states and fields."""
+    if not row.get("app_public_id"):
+        return canonical_payload(row)
     job = render_job(row)
     return {"job_id": job["job_id"], "status": job["status"], "output": row.get("result"), "job": job}
 

@@ -196,6 +196,17 @@ def job_of(claimed: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
+def canonical_payload(job: dict[str, Any]) -> dict[str, Any]:
+    """A callback about a canonical (``/v1``) job: its states and field names, as ``GET /v1/jobs/{id}``."""
+    stamp = lambda v: v.isoformat() if isinstance(v, datetime) else v  # noqa: E731
+    view = {"id": str(job["public_id"]), "type": job.get("type"), "status": job["status"],
+            "params": job.get("params") or {}, "result": job.get("result"), "error": job.get("error"),
+            "run": job.get("run"), "created_at": stamp(job.get("created_at")),
+            "finished_at": stamp(job.get("finished_at")), "callback_url": job.get("callback_url"),
+            "metadata": job.get("metadata") or {}}
+    return {"job_id": view["id"], "status": view["status"], "output": view["result"], "job": view}
+
+
 class Deliveries:
     """Publishing, attempting and listing deliveries. ``payload(job_row)`` builds what is sent."""
 

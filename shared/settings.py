@@ -47,7 +47,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("JOBLINE_CALLBACK_RETRY_BASE_S", "callback_retry_base_s", "First retry delay of a failed callback; doubles each attempt."),
     ("JOBLINE_CALLBACK_RETRY_MAX_S", "callback_retry_max_s", "Longest delay between two attempts of a callback."),
     ("JOBLINE_CALLBACK_TIMEOUT_S", "callback_timeout_s", "Read timeout of one callback attempt (HTTP or SMTP); a slower receiver fails that attempt."),
-    ("JOBLINE_SMTP_HOST", "smtp_host", "SMTP server for callbacks to email addresses. Empty: such callbacks fail."),
+    ("JOBLINE_SMTP_HOST", "smtp_host", "SMTP server for callbacks to email addresses. Empty: email callbacks are refused (400)."),
     ("JOBLINE_SMTP_PORT", "smtp_port", "SMTP server port."),
     ("JOBLINE_SMTP_FROM", "smtp_from", "Sender address of callback emails."),
     ("JOBLINE_SMTP_USER", "smtp_user", "SMTP login (optional)."),

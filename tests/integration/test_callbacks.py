@@ -77,8 +77,13 @@ def test_webhook_is_signed_and_marks_the_job(api, receiver, stack):
     [req] = receiver.wait_for("/ok")
     payload = Webhook(secret(api)).verify(req.body, req.headers)
     assert list(payload) == ["job_id", "status", "output", "job"]
-    assert payload["job_id"] == job["id"] and payload["status"] == "completed" and payload["output"] == "Hello John"
-    assert payload["job"]["status"] == "completed" and payload["job"]["input"] == {"name": "John"}
+    # A canonical job's callback speaks the canonical API: its states, its job fields.
+    assert payload["job_id"] == job["id"] and payload["status"] == "succeeded" and payload["output"] == "Hello John"
+    assert payload["job"] == {**{k: job[k] for k in ("id", "type", "params", "run", "created_at", "callback_url",
+                                                     "metadata")},
+                              "status": "succeeded", "result": "Hello John", "error": None,
+                              "finished_at": payload["job"]["finished_at"]}
+    assert datetime.fromisoformat(payload["job"]["finished_at"]) >= datetime.fromisoformat(job["created_at"])
     assert req.headers["Content-Type"] == "application/json"
     with pytest.raises(Exception, match="signature"):
         Webhook("whsec_" + "A" * 44).verify(req.body, req.headers)
@@ -196,7 +201,7 @@ def test_cancel_and_restart_each_get_a_callback(api, receiver):
     assert json.loads(first.body)["status"] == "canceled"
     assert client.post(f"/v1/jobs/{job['id']}/restart", headers=auth).status_code == 200
     reqs = receiver.wait_for("/runs", 2)
-    assert json.loads(reqs[1].body)["status"] == "completed" and reqs[0].headers["webhook-id"] != reqs[1].headers["webhook-id"]
+    assert json.loads(reqs[1].body)["status"] == "succeeded" and reqs[0].headers["webhook-id"] != reqs[1].headers["webhook-id"]
     ds = settled(api, job["id"], count=2)
     assert [(d["run"], d["job_status"]) for d in ds] == [(1, "canceled"), (2, "succeeded")]
 
