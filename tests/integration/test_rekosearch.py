@@ -210,6 +210,17 @@ def test_another_accounts_job_does_not_exist(client, make_account):
     assert client.get(f"{REKO}/jobs/list", headers={"Authorization": other}).get_json() == {"jobs": []}
 
 
+def test_job_ids_say_nothing_of_other_accounts_volume(client, make_account):
+    """Ids are drawn at random (below 2**53, exact in JavaScript), not from a global sequence."""
+    (_a, one), (_b, two) = make_account(), make_account()
+    ids = [upload(client, key, [("p.png", media.png())], name=f"n{i}").get_json()["job_id"]
+           for i, key in enumerate((one, two, one, two, one))]
+    assert len(set(ids)) == 5 and all(0 < i < 2**53 for i in ids)
+    assert max(ids) - min(ids) > 10**6, ids  # not a sequence: no count of jobs between two ids
+    listed = client.get(f"{REKO}/jobs/list", headers={"Authorization": one}).get_json()["jobs"]
+    assert [j["job_id"] for j in listed] == [ids[4], ids[2], ids[0]]  # newest first, as before
+
+
 def test_unauthorized_in_the_documented_form(client, account):
     _acct, key = account
     requests = [("get", "jobs/get?job-id=1"), ("get", "jobs/list"), ("get", "jobs/get-object-url?job-id=1&object-uuid=a"),
