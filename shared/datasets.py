@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from itertools import chain, islice
 from typing import Any
 
@@ -28,6 +30,8 @@ SMALL_LOAD = 1000
 #: Triples per INSERT into the staging table. Not COPY: psycopg2 refuses COPY once
 #: psycogreen has set a wait callback (the API under gunicorn + gevent).
 STAGE_CHUNK = 5000
+#: A big load is parsed into a temporary file first; it stays in memory up to this size.
+SPOOL_MEMORY = 16 * 1024 * 1024
 #: Counter rows summed by a count before they are folded into one.
 COMPACT_AFTER = 64
 READ_WRITE, READ_ONLY = "read-write", "read-only"
@@ -70,6 +74,22 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
 
 def _columns(triples: list[Triple]) -> dict[str, list[str]]:
     return {"s": [t[0] for t in triples], "p": [t[1] for t in triples], "o": [t[2] for t in triples]}
+
+
+@contextmanager
+def _spool(triples: Iterator[Triple]) -> Iterator[tuple[Iterator[Triple], int]]:
+    """All the triples, parsed, in a temporary file (in memory up to ``SPOOL_MEMORY``): yields
+    (an iterator over them, how many). Terms are canonical N-Triples: no raw tab or newline."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, mode="w+", encoding="utf-8", newline="\n") as f:
+        n = 0
+        for s, p, o in triples:
+            line = f"{s}\t{p}\t{o}\n"
+            if line.count("\t") != 2 or line.count("\n") != 1:
+                raise BadRequest("a term holds a raw tab or line break (not canonical N-Triples)")
+            f.write(line)
+            n += 1
+        f.seek(0)
+        yield (tuple(line[:-1].split("\t")) for line in f), n  # type: ignore[misc]
 
 
 def _chunks(items: Iterator[Triple], size: int) -> Iterator[list[Triple]]:
@@ -141,34 +161,37 @@ class DatasetService:
     def load(self, account: Account, code: str, triples: Iterable[Triple]) -> Row:
         """Add triples (duplicates are ignored); all or nothing.
 
-        The body is read in full before the dataset row is locked: a reset's swap waits for
-        writers holding that lock, so a slow upload must not hold it. Big loads are staged in
-        a temporary table meanwhile and moved in one statement under the lock.
+        The body is read and parsed in full before a database connection is taken: a slow
+        upload holds neither a pooled connection nor the dataset row's lock (a reset's swap
+        waits for writers holding it). Big loads are spooled to a temporary file meanwhile,
+        then staged in a temporary table and moved in one statement under the lock.
         """
         ds = self.find(account, code)  # 404 or 423 before reading a body for nothing
         if ds["reset_job"] is not None:
             raise DatasetLocked(code, ds["reset_job"])
         triples = iter(triples)
         head = list(islice(triples, SMALL_LOAD))
-        with self.db.transaction() as cur:
-            if len(head) < SMALL_LOAD:
-                parsed = len(head)
+        if len(head) < SMALL_LOAD:
+            with self.db.transaction() as cur:
                 ds = self._lock_for_write(cur, account, code)
                 ids = {"dataset_id": ds["id"], "generation": ds["generation"]}
                 cur.execute(queries["insert_triples"], {**ids, **_columns(head)})
-            else:
-                cur.execute(queries["create_triple_load"])
-                parsed = 0
-                for chunk in _chunks(chain(head, triples), STAGE_CHUNK):
-                    cur.execute(queries["stage_triples"], _columns(chunk))
-                    parsed += len(chunk)
-                ds = self._lock_for_write(cur, account, code)
-                ids = {"dataset_id": ds["id"], "generation": ds["generation"]}
-                cur.execute(queries["insert_staged_triples"], ids)
-            added = cur.fetchone()["added"]
-            cur.execute(queries["count_triples"], ids)
-            total = cur.fetchone()["n"]
-        return {"parsed": parsed, "added": int(added), "triples": int(total), "generation": ds["generation"]}
+                return self._loaded(cur, ids, len(head))
+        with _spool(chain(head, triples)) as (spooled, parsed), self.db.transaction() as cur:
+            cur.execute(queries["create_triple_load"])
+            for chunk in _chunks(spooled, STAGE_CHUNK):
+                cur.execute(queries["stage_triples"], _columns(chunk))
+            ds = self._lock_for_write(cur, account, code)
+            ids = {"dataset_id": ds["id"], "generation": ds["generation"]}
+            cur.execute(queries["insert_staged_triples"], ids)
+            return self._loaded(cur, ids, parsed)
+
+    @staticmethod
+    def _loaded(cur, ids: Row, parsed: int) -> Row:
+        added = cur.fetchone()["added"]
+        cur.execute(queries["count_triples"], ids)
+        total = cur.fetchone()["n"]
+        return {"parsed": parsed, "added": int(added), "triples": int(total), "generation": ids["generation"]}
 
     def delete_pattern(self, account: Account, code: str, s: str | None, p: str | None, o: str | None) -> Row:
         with self.db.transaction() as cur:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from datetime import datetime
 
 import pytest
 
+from shared import rdf
+from shared.datasets import DatasetService
 from tests.conftest import wait_until
 from tests.support.datasets import NT, make_dataset, nt, reset_held_running, rows_by_generation
 
@@ -270,3 +273,32 @@ def test_swap_is_one_step_and_reclaim_walks_old_rows_in_batches(client, auth, ma
         assert service.reclaim(ds["id"], batch=100) == 1050
     assert rows_by_generation(runtime.settings, code) == {}
     assert service.swap(ds["id"], str(job["public_id"])) is None  # a job no longer running swaps nothing
+
+
+@pytest.mark.parametrize("size", [10, 3000])  # the small path, and the spooled, staged one
+def test_a_reset_does_not_wait_for_an_upload_in_flight(client, auth, runtime, make_account, size):
+    """A client that sends part of its body and stalls holds no lock and no connection."""
+    account, key = make_account()
+    auth = {"Authorization": f"Bearer {key}"}
+    code = make_dataset(client, auth, triples=4)
+    reached, release = threading.Event(), threading.Event()
+
+    def body():  # what the request's parser yields: some triples, then a stalled client
+        yield from rdf.read(io.BytesIO(nt(size, "http://example.org/a").encode()), "nt")
+        reached.set()
+        assert release.wait(120)
+        yield from rdf.read(io.BytesIO(nt(10, "http://example.org/b").encode()), "nt")
+
+    outcome = {}
+    loader = threading.Thread(target=lambda: outcome.update(DatasetService(runtime.db).load(account, code, body())))
+    loader.start()
+    try:
+        assert reached.wait(60)
+        job = run_job(client, auth, code, "reset")
+        wait_job(client, auth, job["id"])  # swapped while the upload is still open
+        assert loader.is_alive()
+    finally:
+        release.set()
+        loader.join(120)
+    assert outcome["added"] == size + 10 and outcome["generation"] == 2
+    assert client.get(f"/v1/datasets/{code}", headers=auth).get_json()["triples"] == size + 10

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import json
-import socket
 import sys
 import time
 import types
 from datetime import UTC, datetime, timedelta
 
-import psycopg2
 import pytest
 import rdflib
 from rdflib.term import Literal, URIRef
@@ -204,38 +200,6 @@ def test_loads_of_a_thousand_triples_and_more_through_gunicorn(gunicorn, owner):
     assert status == 400 and body.startswith("line 3001: not an N-Triples statement")
     status, _h, body = request(gunicorn, "GET", f"/v1/datasets/{code}", bearer)
     assert json.loads(body)["triples"] == 4 + 999 + 1000 + 12345 + 2500
-
-
-def test_a_reset_does_not_wait_for_an_upload_in_flight(gunicorn, owner, client, settings):
-    """A client that sends half a big body and stalls holds no lock: a reset runs meanwhile."""
-    _account, key, code = owner
-    bearer = {"Authorization": f"Bearer {key['X_KASABI_APIKEY']}"}
-    first, rest = nt(3000, "http://example.org/a").encode(), nt(10, "http://example.org/b").encode()
-    sock = socket.create_connection(("127.0.0.1", gunicorn), timeout=60)
-    with sock:
-        sock.sendall(f"POST /v1/datasets/{code}/triples HTTP/1.1\r\nHost: localhost\r\n"
-                     f"Authorization: {bearer['Authorization']}\r\nContent-Type: application/n-triples\r\n"
-                     f"Content-Length: {len(first) + len(rest)}\r\n\r\n".encode() + first)
-        with contextlib.closing(psycopg2.connect(settings.database_url)) as conn, conn.cursor() as cur:
-            conn.autocommit = True
-
-            def staging() -> bool:
-                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                            " AND state LIKE 'idle in transaction%%' AND query LIKE '%%triple_load%%'")
-                return cur.fetchone()[0] == 1
-
-            wait_until(staging, timeout=30)
-            r = client.post(f"/v1/datasets/{code}/jobs", json={"type": "reset"}, headers=bearer)
-            job = r.get_json()["id"]
-            done = wait_until(lambda: (j := client.get(f"/v1/jobs/{job}", headers=bearer).get_json())["status"]
-                              in ("succeeded", "failed") and j, timeout=60)
-            assert done["status"] == "succeeded" and staging()  # the upload is still open
-        sock.sendall(rest)
-        response = http.client.HTTPResponse(sock)
-        response.begin()
-        loaded = json.loads(response.read())
-    assert response.status == 200 and loaded["added"] == 3010 and loaded["generation"] == 2
-    assert client.get(f"/v1/datasets/{code}", headers=bearer).get_json()["triples"] == 3010
 
 
 def pytassium_module():
