@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -88,6 +89,11 @@ def _spool(triples: Iterator[Triple]) -> Iterator[tuple[Iterator[Triple], int]]:
                 raise BadRequest("a term holds a raw tab or line break (not canonical N-Triples)")
             f.write(line)
             n += 1
+            if n % STAGE_CHUNK == 0:
+                # Parsing is CPU work that may never wait on the socket (a fast client): under
+                # gevent (time.sleep is patched) this lets the worker's other requests and its
+                # heartbeat run, so a long load neither stalls them nor gets the worker killed.
+                time.sleep(0)
         f.seek(0)
         yield (tuple(line[:-1].split("\t")) for line in f), n  # type: ignore[misc]
 
