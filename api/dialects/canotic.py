@@ -90,12 +90,13 @@ def _auth() -> None:
 def _create_body() -> dict[str, Any]:
     """Query parameters (the document's table), overridden by the JSON or form body."""
     raw: dict[str, Any] = {k: v for k, v in request.args.items()}
+    uploaded: list[Any] = []  # inputs from uploaded inputs_file parts
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raw.update(request.form.items())
-        for key, part in request.files.items():
+        for key, part in request.files.items(multi=True):
             if FIELDS.get(key) != "inputs_file":
                 raise _bad(key, "unknown file part (send the JSON list of inputs as inputs_file)", "files")
-            raw[FIELDS[key] + "_data"] = _inputs_part(key, part.read())
+            uploaded += _inputs_part(key, part.read())
     elif request.get_data(cache=True).strip():
         try:
             body = json.loads(request.get_data(cache=True))
@@ -104,7 +105,7 @@ def _create_body() -> dict[str, Any]:
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object")
         raw.update(body)
-    out: dict[str, Any] = {"inputs_file_data": raw.pop("inputs_file_data", None)}
+    out: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in FIELDS:
             raise _bad(key, "unknown field (known: callback_url, inputs, inputs_file, metadata, app_id)")
@@ -119,6 +120,7 @@ def _create_body() -> dict[str, Any]:
         if name in out and out[name] != value:
             raise _bad(key, f"given twice with different values ({name})")
         out[name] = value
+    out["uploaded"] = uploaded  # after the loop: no client field can set it
     checks = {"inputs": list, "metadata": dict, "callback_url": str, "inputs_file": str, "app_id": str}
     for name, kind in checks.items():
         if out.get(name) is not None and not isinstance(out[name], kind):
@@ -146,7 +148,7 @@ def _create(app_id: str | None) -> Response:
     apps = AppService(rt)
     app = apps.get(account, app_id)
     check_target(body.get("callback_url"), runtime=rt)  # before fetching anything
-    inputs = list(body.get("inputs") or []) + (body["inputs_file_data"] or [])
+    inputs = list(body.get("inputs") or []) + body["uploaded"]
     if body.get("inputs_file"):
         inputs += load_inputs(body["inputs_file"], inputs_policy(rt))
     rows = apps.submit(account, app, inputs, body.get("callback_url"), body.get("metadata"))

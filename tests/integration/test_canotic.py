@@ -223,6 +223,9 @@ def test_inputs_file_as_a_multipart_part(client, user):
         "inputs_file": (io.BytesIO(b'[{"name": "a"}, {"name": "b"}]'), "inputs.json", "application/json")})
     assert r.status_code == 200 and r.get_json()["total"] == 3, r.get_json()
     assert [j["input"] for j in r.get_json()["jobs"]] == [{"name": "field"}, {"name": "a"}, {"name": "b"}]
+    r = client.post(url, headers=user.raw, data={"inputs_file_data": "x", "uploaded": "y",
+                                                 "inputs_file": (io.BytesIO(b'[{"name": "c"}]'), "f.json")})
+    assert r.status_code == 400 and "inputs_file_data" in r.get_json()["message"]  # no way to forge a field
     for part, words in ((("inputs_file", b"{not json"), "not JSON"), (("inputsFile", b'{"name": "a"}'), "JSON list"),
                         (("photo", b"[]"), "unknown file part"), (("inputs_file", b'["a"]'), "inputs[0] must be an object")):
         r = client.post(url, headers=user.raw, data={part[0]: (io.BytesIO(part[1]), "f.json")})
