@@ -12,6 +12,7 @@ and runs on its own queue, so a slow or dead receiver delays nobody else.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import random
@@ -104,14 +105,18 @@ def _check_deliverable(target: Target, runtime: Runtime) -> None:
             raise ValueError("is an email address, but this server sends no email (no SMTP server configured)")
         return
     parts = urlsplit(target.address)
+    host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        return
+        ips = [str(ipaddress.ip_address(host))]  # a literal address: no lookup to fail
+    except ValueError:
+        try:
+            ips = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+        except (socket.gaierror, UnicodeError):
+            return
     try:
-        for info in infos:
-            check_address(info[4][0], parts.hostname or "", runtime.fetch_policy)
+        for ip in ips:
+            check_address(ip, host, runtime.fetch_policy)
     except FetchError as exc:
         raise ValueError(f"can never be delivered: {exc}") from None
 

@@ -246,7 +246,8 @@ def test_undeliverable_callbacks_are_refused_at_creation(client, user):
     """The SSRF guard would refuse them, or no SMTP server is configured: 400, nothing created."""
     app_id = make_app(client, user)
     for target, words in (("http://10.1.2.3:8080/hook", "private"), ("http://169.254.169.254/x", "169.254.169.254 is a private address"),
-                          ("http://[::ffff:192.168.0.1]/x", "private"), ("ops@example.com", "SMTP"),
+                          ("http://[::ffff:192.168.0.1]/x", "private"), ("http://[fe80::1%25eth9]/x", "private"),
+                          ("ops@example.com", "SMTP"),
                           ("mailto:ops@example.com", "SMTP")):
         r = client.post(f"/canotic/apps/{app_id}/jobs", json={"inputs": [{"name": "x"}], "callback_url": target},
                         headers=user.raw)
