@@ -30,7 +30,7 @@ Triple = tuple[str, str, str]  # canonical N-Triples terms (shared.rdf; not impo
 SMALL_LOAD = 1000
 #: Triples per INSERT into the staging table. Not COPY: psycopg2 refuses COPY once
 #: psycogreen has set a wait callback (the API under gunicorn + gevent).
-STAGE_CHUNK = 5000
+STAGE_CHUNK = 20000
 #: A big load is parsed into a temporary file first; it stays in memory up to this size.
 SPOOL_MEMORY = 16 * 1024 * 1024
 #: Counter rows summed by a count before they are folded into one.
@@ -78,9 +78,10 @@ def _columns(triples: list[Triple]) -> dict[str, list[str]]:
 
 
 @contextmanager
-def _spool(triples: Iterator[Triple]) -> Iterator[tuple[Iterator[Triple], int]]:
-    """All the triples, parsed, in a temporary file (in memory up to ``SPOOL_MEMORY``): yields
-    (an iterator over them, how many). Terms are canonical N-Triples: no raw tab or newline."""
+def _spool(triples: Iterator[Triple]) -> Iterator[tuple[Iterator[str], int]]:
+    """All the triples, parsed, in a temporary file (in memory up to ``SPOOL_MEMORY``) as
+    "s<TAB>p<TAB>o" lines: yields (chunks of ``STAGE_CHUNK`` lines, how many triples).
+    Terms are canonical N-Triples, so no term holds a raw tab or line break."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, mode="w+", encoding="utf-8", newline="\n") as f:
         n = 0
         for s, p, o in triples:
@@ -89,18 +90,13 @@ def _spool(triples: Iterator[Triple]) -> Iterator[tuple[Iterator[Triple], int]]:
                 raise BadRequest("a term holds a raw tab or line break (not canonical N-Triples)")
             f.write(line)
             n += 1
-            if n % STAGE_CHUNK == 0:
+            if n % 5000 == 0:
                 # Parsing is CPU work that may never wait on the socket (a fast client): under
                 # gevent (time.sleep is patched) this lets the worker's other requests and its
                 # heartbeat run, so a long load neither stalls them nor gets the worker killed.
                 time.sleep(0)
         f.seek(0)
-        yield (tuple(line[:-1].split("\t")) for line in f), n  # type: ignore[misc]
-
-
-def _chunks(items: Iterator[Triple], size: int) -> Iterator[list[Triple]]:
-    while chunk := list(islice(items, size)):
-        yield chunk
+        yield iter(lambda: "".join(islice(f, STAGE_CHUNK)), ""), n
 
 
 class DatasetService:
@@ -185,8 +181,8 @@ class DatasetService:
                 return self._loaded(cur, ids, len(head))
         with _spool(chain(head, triples)) as (spooled, parsed), self.db.transaction() as cur:
             cur.execute(queries["create_triple_load"])
-            for chunk in _chunks(spooled, STAGE_CHUNK):
-                cur.execute(queries["stage_triples"], _columns(chunk))
+            for lines in spooled:
+                cur.execute(queries["stage_triples"], {"lines": lines})
             ds = self._lock_for_write(cur, account, code)
             ids = {"dataset_id": ds["id"], "generation": ds["generation"]}
             cur.execute(queries["insert_staged_triples"], ids)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared import rdf
-from shared.datasets import _chunks, _columns, decode_cursor, encode_cursor
+from shared import datasets, rdf
+from shared.datasets import decode_cursor, encode_cursor
 from shared.errors import BadRequest
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -148,11 +148,16 @@ def test_parse_term():
             rdf.parse_term(bad, where)
 
 
-def test_chunks_cover_every_triple_once():
-    triples = [(f"<http://s{i}>", "<http://p>", '"x"') for i in range(7)]
-    chunks = list(_chunks(iter(triples), 3))
-    assert [len(c) for c in chunks] == [3, 3, 1] and sum(chunks, []) == triples
-    assert _columns(chunks[2]) == {"s": ["<http://s6>"], "p": ["<http://p>"], "o": ['"x"']}
+def test_spool_gives_tab_separated_lines_in_chunks(monkeypatch):
+    monkeypatch.setattr(datasets, "STAGE_CHUNK", 3)
+    triples = [(f"<http://s{i}>", "<http://p>", '"x\\ty"') for i in range(7)]
+    with datasets._spool(iter(triples)) as (chunks, n):
+        got = list(chunks)
+    assert n == 7 and [c.count("\n") for c in got] == [3, 3, 1]
+    assert [tuple(line.split("\t")) for line in "".join(got).splitlines()] == triples
+    with pytest.raises(BadRequest, match="raw tab"), datasets._spool(iter([("<a:s>", "<a:p>", '"a\tb"')])):
+        pass
+    assert datasets._columns(triples[:1]) == {"s": ["<http://s0>"], "p": ["<http://p>"], "o": ['"x\\ty"']}
 
 
 def test_cursor_round_trip():
