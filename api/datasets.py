@@ -114,6 +114,10 @@ def load_body(account, code: str) -> dict:
     if fmt not in ("nt", "ttl"):
         raise UnsupportedMediaType(f"send RDF as application/n-triples or text/turtle, not {request.mimetype or 'nothing'!r}")
     settings = runtime().settings
+    if fmt == "ttl" and (request.content_length or 0) > settings.max_body_bytes:
+        # Too big to parse as Turtle in memory: streamed as N-Triples (a subset of Turtle),
+        # which is what pytassium sends, as text/turtle, for a .nt file.
+        fmt = "nt"
     # N-Triples is parsed as it streams in; Turtle is read whole, so it keeps the JSON limit.
     request.max_content_length = settings.max_load_bytes if fmt == "nt" else settings.max_body_bytes
     # Werkzeug's stream is unbuffered: reading it line by line would be a read(1) per byte.

@@ -19,7 +19,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("JOBLINE_DB_POOL_MAX", "db_pool_max", "Connections per process in the PostgreSQL pool."),
     ("JOBLINE_MAX_BATCH", "max_batch", "Most jobs accepted in one `POST /v1/jobs` batch."),
     ("JOBLINE_MAX_BODY_BYTES", "max_body_bytes", "Largest request body accepted (413 above)."),
-    ("JOBLINE_MAX_LOAD_BYTES", "max_load_bytes", "Largest N-Triples body of a dataset load, streamed (Turtle is parsed in memory: `JOBLINE_MAX_BODY_BYTES`)."),
+    ("JOBLINE_MAX_LOAD_BYTES", "max_load_bytes", "Largest N-Triples body of a dataset load, streamed (Turtle is parsed in memory up to `JOBLINE_MAX_BODY_BYTES`; above, it must be N-Triples)."),
     ("JOBLINE_MAX_WAIT_S", "max_wait_s", "Cap on `?wait=N` and blocking calls, in seconds."),
     ("JOBLINE_PREFETCH", "prefetch", "Celery worker prefetch multiplier (messages reserved per process)."),
     ("JOBLINE_JOBS_PER_MESSAGE", "jobs_per_message", "Most jobs that share a Celery message (1: one each); jobs share only once their queue holds 64 waiting messages."),

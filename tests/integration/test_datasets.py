@@ -85,10 +85,15 @@ def test_turtle_and_bad_input_store_nothing(client, auth, app, runtime):
     assert r.status_code == 400 and "not valid Turtle" in r.get_json()["message"]
     r = client.post(f"/v1/datasets/{code}/triples", data=b'{"s": 1}', headers={**auth, "Content-Type": "application/json"})
     assert r.status_code == 415
-    # N-Triples streams in, up to its own limit; Turtle is parsed in memory, up to the JSON one.
+    # N-Triples streams in, up to its own limit; Turtle is parsed in memory, up to the JSON
+    # one, and a bigger text/turtle body is streamed as N-Triples (pytassium's .nt files).
     big = b"#" * (app.config["MAX_CONTENT_LENGTH"] + 1)
-    assert client.post(f"/v1/datasets/{code}/triples", data=big, headers={**auth, "Content-Type": "text/turtle"}).status_code == 413
     assert client.post(f"/v1/datasets/{code}/triples", data=big, headers={**auth, **NT}).get_json()["added"] == 0
+    assert client.post(f"/v1/datasets/{code}/triples", data=big, headers={**auth, "Content-Type": "text/turtle"}
+                       ).get_json()["added"] == 0
+    big_ttl = b"@prefix ex: <http://example.org/> .\n" + big
+    r = client.post(f"/v1/datasets/{code}/triples", data=big_ttl, headers={**auth, "Content-Type": "text/turtle"})
+    assert r.status_code == 400 and r.get_json()["message"].startswith("line 1: not an N-Triples statement")
     huge = b"#" * (runtime.settings.max_load_bytes + 1)
     assert client.post(f"/v1/datasets/{code}/triples", data=huge, headers={**auth, **NT}).status_code == 413
     assert client.get(f"/v1/datasets/{code}", headers=auth).get_json()["triples"] == 5

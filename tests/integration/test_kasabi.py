@@ -211,7 +211,7 @@ def pytassium_module():
     return pytassium
 
 
-def test_pytassium_drives_a_dataset_end_to_end(gunicorn, owner, tmp_path):
+def test_pytassium_drives_a_dataset_end_to_end(gunicorn, owner, tmp_path, settings):
     pytassium = pytassium_module()
     _account, key, code = owner
     ds = pytassium.Dataset(code, key["X_KASABI_APIKEY"])
@@ -231,6 +231,10 @@ def test_pytassium_drives_a_dataset_end_to_end(gunicorn, owner, tmp_path):
     assert ds.store_file(str(path))[0].status == 200
     bearer = {"Authorization": f"Bearer {key['X_KASABI_APIKEY']}"}
     assert json.loads(request(gunicorn, "GET", f"/v1/datasets/{code}", bearer)[2])["triples"] == 4 + 2 + 1200
+    many = settings.max_body_bytes // 60  # a .nt file bigger than a Turtle body may be: streamed
+    path.write_text(nt(many, "http://example.org/big"))
+    assert path.stat().st_size > settings.max_body_bytes and ds.store_file(str(path))[0].status == 200
+    assert json.loads(request(gunicorn, "GET", f"/v1/datasets/{code}", bearer)[2])["triples"] == 4 + 2 + 1200 + many
     response, job_uri = ds.schedule_reset()
     assert response.status == 202 and job_uri.startswith(f"{ds.uri}/jobs/")
     wait_until(lambda: ds.job_status(job_uri)[1]["status"] == "succeeded", timeout=60, interval=0.2)
