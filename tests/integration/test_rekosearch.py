@@ -9,6 +9,7 @@ import re
 import threading
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from shared.media import MediaService, Upload
 from tests.conftest import wait_until
 from tests.support import media
 from tests.support.media import REKO, fetch, upload
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -290,7 +292,28 @@ def test_not_multipart_and_oversized_uploads(client, account, settings):
         "message": f"Request body too large (limit {settings.max_body_bytes} bytes)."}
 
 
-def test_send_email_records_the_address_and_queues_the_email(client, make_account, runtime):
+def test_send_email_without_an_smtp_server_is_refused(client, make_account, runtime):
+    acct, key = make_account()
+    r = upload(client, key, [("p.png", media.png())], send_email="?1", email="me@example.com")
+    assert (r.status_code, r.get_json()) == (400, {
+        "message": "Send-Email: ?1, but this server sends no email (no SMTP server configured)",
+        "affected_query_parameter": "Send-Email: ?1|?0"})
+    assert runtime.db.one("usage", account_id=acct.id, default=0)["media_jobs"] == 0
+
+
+@pytest.fixture
+def mailing_client(settings):
+    """An API whose settings name an SMTP server (the session's worker still has none)."""
+    from api.app import create_app
+    from shared.runtime import Runtime
+
+    rt = Runtime.build(replace(settings, smtp_host="127.0.0.1", smtp_port=free_port()))
+    yield create_app(runtime=rt).test_client()
+    rt.db.close()
+
+
+def test_send_email_records_the_address_and_queues_the_email(mailing_client, make_account, runtime):
+    client = mailing_client
     _acct, key = make_account()
     r = upload(client, key, [("p.png", media.png())], send_email="?1", email="me@example.com")
     job_id = r.get_json()["job_id"]
@@ -303,7 +326,7 @@ def test_send_email_records_the_address_and_queues_the_email(client, make_accoun
     assert delivery["target"] == "me@example.com"
     assert json.loads(delivery["body"])["job_id"] == job_id and json.loads(delivery["body"])["processed"] == 1
 
-    def attempted():  # the callbacks worker sends it (the test settings configure no SMTP server)
+    def attempted():  # the callbacks worker sends it (the worker's settings configure no SMTP server)
         with runtime.db.transaction() as cur:
             cur.execute("SELECT d.state, d.last_error FROM deliveries d JOIN media_objects o ON o.job_id = d.job_id"
                         " WHERE o.media_job_id = %(id)s", {"id": job_id})
