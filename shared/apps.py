@@ -6,7 +6,7 @@ Submitting inputs to an app creates one job per input, all in one transaction.
 
 Those jobs are shown as the Canotic document shows them (``render_job``); ``STATUS`` is the
 one mapping of our states to its vocabulary. The document has no running state: scheduled,
-queued and running jobs all read ``pending``. The same view is the ``job`` of a callback.
+queued and running jobs all read ``pending``. The same view is the ``job`` of a callback about a job of an app.
 """
 
 from __future__ import annotations

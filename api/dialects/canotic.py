@@ -18,7 +18,7 @@ client's base URL ends in ``/v1``):
   answers the matching jobs' responses at once (``{jobs, total, truncated}``) instead of
   emailing them later: accounts here have no address to mail them to.
 
-Statuses: ``shared.apps.STATUS`` is the one mapping (it is also the callback's vocabulary):
+Statuses: ``shared.apps.STATUS`` is the one mapping (also the vocabulary of callbacks about jobs of an app):
 scheduled, queued and running jobs all read ``pending`` (the document has no running state);
 succeeded → ``completed``, failed → ``error``, canceled → ``canceled``.
 Bodies: JSON or form fields, snake_case or camelCase keys. Errors: ``{"message": ...}``.
