@@ -82,30 +82,21 @@ ROUTES: dict[str, Access] = {
     "dragon.status": Access.TASK_KEY,  # POST reads as well (Stupeflix's client)
     "dragon.status_stream": Access.TASK_KEY,
     "dragon.file": Access.TASK_KEY,
-    # Canotic (cancel is also a GET in its document: it still writes)
-    "canotic.create_at_app": Access.WRITE,
-    "canotic.create_at_app_api": Access.WRITE,
-    "canotic.create_for_app": Access.WRITE,
-    "canotic.create_for_app_api": Access.WRITE,
+    # Canotic, at /canotic, /canotic/api and /canotic/v1 (its client's default): cancel is also
+    # a GET in its document and still writes; download_jobs POSTs and only reads
     "canotic.create_api_form": Access.WRITE,
-    "canotic.list_app_jobs": Access.READ,
-    "canotic.list_app_jobs_api": Access.READ,
-    "canotic.list_jobs": Access.READ,
-    "canotic.list_jobs_api": Access.READ,
-    "canotic.get_job": Access.READ,
-    "canotic.get_job_api": Access.READ,
-    "canotic.job_response": Access.READ,
-    "canotic.job_response_api": Access.READ,
-    "canotic.delete_job": Access.WRITE,
-    "canotic.delete_job_api": Access.WRITE,
-    "canotic.cancel_job": Access.WRITE,
-    "canotic.cancel_job_api": Access.WRITE,
-    "canotic.restart_job": Access.WRITE,
-    "canotic.restart_job_api": Access.WRITE,
+    **{f"canotic.{name}{suffix}": access for suffix in ("", "_api", "_v1") for name, access in (
+        ("create_at_app", Access.WRITE), ("create_for_app", Access.WRITE),
+        ("list_app_jobs", Access.READ), ("list_jobs", Access.READ), ("get_job", Access.READ),
+        ("job_response", Access.READ), ("download_responses", Access.READ),
+        ("delete_job", Access.WRITE), ("cancel_job", Access.WRITE), ("restart_job", Access.WRITE),
+    )},
     # Kasabi
     "kasabi.create_job": Access.WRITE,
     "kasabi.get_job": Access.READ,
     "kasabi.status": Access.READ,
+    "kasabi.description": Access.READ,
+    "kasabi.store": Access.WRITE,
     # Rekosearch
     "rekosearch.upload": Access.WRITE,
     "rekosearch.delete_job": Access.WRITE,

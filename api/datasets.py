@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import marshmallow as ma
 from flask import Response, request
 from flask.views import MethodView
@@ -18,6 +20,7 @@ from shared.errors import BadRequest
 blp = Blueprint("datasets", __name__, url_prefix="/v1/datasets",
                 description="Datasets of RDF triples: load, read, delete, reset and export (Kasabi's stores).")
 JOB_TYPES = {"reset": "dataset.reset", "export": "dataset.export"}
+READ_BUFFER = 1 << 16
 TITLE = [validate.Length(max=200), validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")]
 
 
@@ -105,6 +108,22 @@ def service() -> DatasetService:
     return DatasetService(runtime().db)
 
 
+def load_body(account, code: str) -> dict:
+    """Load the request's RDF body into dataset ``code`` (also the Kasabi store API)."""
+    fmt = request.args.get("format") or rdf.MEDIA_TYPES.get(request.mimetype)
+    if fmt not in ("nt", "ttl"):
+        raise UnsupportedMediaType(f"send RDF as application/n-triples or text/turtle, not {request.mimetype or 'nothing'!r}")
+    settings = runtime().settings
+    if fmt == "ttl" and (request.content_length or 0) > settings.max_body_bytes:
+        # Too big to parse as Turtle in memory: streamed as N-Triples (a subset of Turtle),
+        # which is what pytassium sends, as text/turtle, for a .nt file.
+        fmt = "nt"
+    # N-Triples is parsed as it streams in; Turtle is read whole, so it keeps the JSON limit.
+    request.max_content_length = settings.max_load_bytes if fmt == "nt" else settings.max_body_bytes
+    # Werkzeug's stream is unbuffered: reading it line by line would be a read(1) per byte.
+    return service().load(account, code, rdf.read(io.BufferedReader(request.stream, READ_BUFFER), fmt))
+
+
 def _view(row: dict) -> dict:
     return {**row, "triples": service().count(row["id"], row["generation"])}
 
@@ -178,10 +197,7 @@ class Triples(MethodView):
         "application/n-triples": {"schema": {"type": "string"}}, "text/turtle": {"schema": {"type": "string"}}}})
     def post(self, code):
         """Add triples from an N-Triples or Turtle body (bulk; all or nothing; duplicates ignored)"""
-        fmt = request.args.get("format") or rdf.MEDIA_TYPES.get(request.mimetype)
-        if fmt not in ("nt", "ttl"):
-            raise UnsupportedMediaType(f"send RDF as application/n-triples or text/turtle, not {request.mimetype or 'nothing'!r}")
-        return service().load(authenticate(), code, rdf.read(request.stream, fmt))
+        return load_body(authenticate(), code)
 
     @blp.arguments(TriplePattern, location="query")
     @blp.response(200, TripleDeleteOut)

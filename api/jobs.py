@@ -91,7 +91,7 @@ class Jobs(MethodView):
     def _spec(rt: Runtime, item: dict, prefix: str) -> JobSpec:
         return rt.jobs.spec(item["type"], item.get("params") or {}, field_prefix=prefix,
                             start_at=item.get("start_at"),
-                            callback_url=check_target(item.get("callback_url"), f"{prefix}callback_url"),
+                            callback_url=check_target(item.get("callback_url"), f"{prefix}callback_url", runtime=rt),
                             metadata=item.get("metadata") or {}, priority=item.get("priority", 0),
                             max_attempts=item.get("max_attempts"))
 

@@ -1,5 +1,13 @@
-"""WSGI entry point: ``gunicorn -c api/gunicorn_conf.py api.wsgi:app``."""
+"""WSGI entry point: ``gunicorn -c api/gunicorn_conf.py api.wsgi:app``.
+
+The process's edge: the environment is read here, and logging set up as in the workers
+(JSON lines on stderr at ``JOBLINE_LOG_LEVEL``).
+"""
 
 from api.app import create_app
+from shared.logs import configure_logging
+from shared.settings import Settings
 
-app = create_app()
+settings = Settings.from_env()
+configure_logging(settings.log_level)
+app = create_app(settings)

@@ -6,7 +6,7 @@ Submitting inputs to an app creates one job per input, all in one transaction.
 
 Those jobs are shown as the Canotic document shows them (``render_job``); ``STATUS`` is the
 one mapping of our states to its vocabulary. The document has no running state: scheduled,
-queued and running jobs all read ``pending``. The same view is the ``job`` of a callback.
+queued and running jobs all read ``pending``. The same view is the ``job`` of a callback about a job of an app.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 from shared.accounts import Account
-from shared.callbacks import check_target
+from shared.callbacks import canonical_payload, check_target
 from shared.errors import BadRequest, NotFound
 from shared.fetch import FetchError, Policy, fetch
 from shared.jobs import flatten_errors
@@ -59,7 +59,7 @@ def render_job(row: Row) -> dict[str, Any]:
     out.update(created_at=iso(row["created_at"]), callback_url=row.get("callback_url"),
                app_id=row.get("app_public_id"), status=STATUS[row["status"]])
     if done:
-        out["callback_succeeded"] = bool(row.get("callback_succeeded"))
+        out["callback_succeeded"] = row.get("callback_succeeded")  # null: no callback, or not settled yet
     out["input"] = row["input"] if row.get("input") is not None else row["params"]
     if done:
         out["output"] = row.get("result")
@@ -70,7 +70,11 @@ def render_job(row: Row) -> dict[str, Any]:
 
 
 def callback_payload(row: Row) -> dict[str, Any]:
-    """What a callback POSTs (or emails): ``{job_id, status, output, job}``."""
+    """What a callback POSTs (or emails): ``{job_id, status, output, job}``, in the words of the
+    API the job came from: a job of an app (Canotic's) as Canotic shows it, any other job in
+    the canonical API's states and fields."""
+    if not row.get("app_public_id"):
+        return canonical_payload(row)
     job = render_job(row)
     return {"job_id": job["job_id"], "status": job["status"], "output": row.get("result"), "job": job}
 
@@ -121,10 +125,15 @@ class AppService:
         try:  # defaults may be partial (inputs complete them) but must not be wrong
             self.rt.registry[type].schema.load(params, partial=True)
         except ValidationError as exc:
-            raise BadRequest(f"invalid default parameters for job type {type!r}",
-                             errors=flatten_errors(exc.messages, "json", "params")) from None
+            # Whole-schema rules ("give either url or upload_id", reported on ``url``) judge a
+            # complete job, so they wait for the inputs: only errors on given fields count now.
+            messages = {k: v for k, v in exc.messages.items() if k in params} if isinstance(exc.messages, dict) \
+                else exc.messages
+            if messages:
+                raise BadRequest(f"invalid default parameters for job type {type!r}",
+                                 errors=flatten_errors(messages, "json", "params")) from None
         row = self.db.one("create_app", account_id=account.id, name=name, type=type, params=json.dumps(params),
-                          input_map=json.dumps(input_map), callback_url=check_target(callback_url))
+                          input_map=json.dumps(input_map), callback_url=check_target(callback_url, runtime=self.rt))
         assert row is not None
         return row
 
@@ -154,7 +163,7 @@ class AppService:
             raise BadRequest("no inputs: give inputs (a list) and/or inputs_file (the URL of one)")
         if len(inputs) > self.rt.settings.max_batch:
             raise BadRequest(f"at most {self.rt.settings.max_batch} inputs per request")
-        callback_url = check_target(callback_url) or app["callback_url"]
+        callback_url = check_target(callback_url, runtime=self.rt) or app["callback_url"]
         specs = []
         for i, item in enumerate(inputs):
             if not isinstance(item, dict):

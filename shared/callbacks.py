@@ -12,11 +12,13 @@ and runs on its own queue, so a slow or dead receiver delays nobody else.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import random
 import re
 import smtplib
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable
@@ -31,7 +33,7 @@ from standardwebhooks.webhooks import Webhook
 
 from shared.accounts import Account
 from shared.errors import BadRequest
-from shared.fetch import FetchError, Policy, fetch
+from shared.fetch import FetchError, Policy, check_address, fetch
 from shared.runtime import Runtime
 
 log = logging.getLogger("jobline.callbacks")
@@ -77,16 +79,46 @@ def parse_target(value: str) -> Target:
     return Target("webhook", value)
 
 
-def check_target(value: str | None, name: str = "callback_url", location: str = "json") -> str | None:
-    """``value`` if it is a valid callback target (or empty: none), else ``BadRequest``."""
+def check_target(value: str | None, name: str = "callback_url", location: str = "json", *,
+                 runtime: Runtime | None = None) -> str | None:
+    """``value`` if it is a valid callback target (or empty: none), else ``BadRequest``.
+
+    With ``runtime``, also one that can be delivered: an email needs an SMTP server, and a
+    URL whose host resolves to an address the SSRF guard refuses would only be retried for a
+    day in vain. A host that does not resolve now is accepted (DNS may come back).
+    """
     if value is None or value == "":
         return None
     try:
-        parse_target(value)
+        target = parse_target(value)
+        if runtime is not None:
+            _check_deliverable(target, runtime)
     except ValueError as exc:
         raise BadRequest(f"{name} {exc}", errors=[{"name": name, "location": location,
                                                   "description": str(exc)}]) from None
     return value.strip()
+
+
+def _check_deliverable(target: Target, runtime: Runtime) -> None:
+    if target.kind == "email":
+        if not runtime.settings.smtp_host:
+            raise ValueError("is an email address, but this server sends no email (no SMTP server configured)")
+        return
+    parts = urlsplit(target.address)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        ips = [str(ipaddress.ip_address(host))]  # a literal address: no lookup to fail
+    except ValueError:
+        try:
+            ips = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+        except (socket.gaierror, UnicodeError):
+            return
+    try:
+        for ip in ips:
+            check_address(ip, host, runtime.fetch_policy)
+    except FetchError as exc:
+        raise ValueError(f"can never be delivered: {exc}") from None
 
 
 def backoff(attempt: int, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
@@ -170,6 +202,17 @@ def job_of(claimed: dict[str, Any]) -> dict[str, Any]:
     if job["run"] != claimed["run"]:  # restarted before this callback went out: report the run it is about
         job.update(status=claimed["job_status"], result=None, error=None)
     return job
+
+
+def canonical_payload(job: dict[str, Any]) -> dict[str, Any]:
+    """A callback about a canonical (``/v1``) job: its states and field names, as ``GET /v1/jobs/{id}``."""
+    stamp = lambda v: v.isoformat() if isinstance(v, datetime) else v  # noqa: E731
+    view = {"id": str(job["public_id"]), "type": job.get("type"), "status": job["status"],
+            "params": job.get("params") or {}, "result": job.get("result"), "error": job.get("error"),
+            "run": job.get("run"), "created_at": stamp(job.get("created_at")),
+            "finished_at": stamp(job.get("finished_at")), "callback_url": job.get("callback_url"),
+            "metadata": job.get("metadata") or {}}
+    return {"job_id": view["id"], "status": view["status"], "output": view["result"], "job": view}
 
 
 class Deliveries:
@@ -260,7 +303,7 @@ class Deliveries:
         return self.db.one("get_webhook", account_id=account.id) or {}
 
     def set_default_callback(self, account: Account, default_callback_url: str | None) -> dict[str, Any]:
-        url = check_target(default_callback_url, "default_callback_url")
+        url = check_target(default_callback_url, "default_callback_url", runtime=self.runtime)
         return self.db.one("set_default_callback", account_id=account.id, default_callback_url=url) or {}
 
     def rotate_secret(self, account: Account) -> dict[str, Any]:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from itertools import chain, islice
 from typing import Any
 
@@ -23,8 +26,13 @@ from shared.queries import queries
 
 Row = dict[str, Any]
 Triple = tuple[str, str, str]  # canonical N-Triples terms (shared.rdf; not imported: rdflib is slow to load)
-#: Loads up to this many triples go in one INSERT from arrays; larger ones through COPY.
+#: Loads up to this many triples go in one INSERT from arrays; larger ones are staged first.
 SMALL_LOAD = 1000
+#: Triples per INSERT into the staging table. Not COPY: psycopg2 refuses COPY once
+#: psycogreen has set a wait callback (the API under gunicorn + gevent).
+STAGE_CHUNK = 20000
+#: A big load is parsed into a temporary file first; it stays in memory up to this size.
+SPOOL_MEMORY = 16 * 1024 * 1024
 #: Counter rows summed by a count before they are folded into one.
 COMPACT_AFTER = 64
 READ_WRITE, READ_ONLY = "read-write", "read-only"
@@ -65,41 +73,30 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
                                                     "description": "Not a cursor returned by this API."}]) from None
 
 
-def _copy_field(term: str) -> str:
-    if "\\" in term or "\t" in term:  # COPY's text format escapes; terms never hold LF or CR
-        return term.replace("\\", "\\\\").replace("\t", "\\t")
-    return term
+def _columns(triples: list[Triple]) -> dict[str, list[str]]:
+    return {"s": [t[0] for t in triples], "p": [t[1] for t in triples], "o": [t[2] for t in triples]}
 
 
-class _CopySource:
-    """A file-like ``read()`` for COPY that parses as PostgreSQL asks for more.
-
-    psycopg2 turns an exception raised here into a generic "COPY failed", so a syntax error
-    is kept, the COPY ended, and the error raised again by the caller (rolling back).
-    """
-
-    def __init__(self, triples: Iterator[Triple]) -> None:
-        self.triples = triples
-        self.count = 0
-        self.error: Exception | None = None
-
-    def read(self, size: int = 65536) -> bytes:
-        parts: list[str] = []
+@contextmanager
+def _spool(triples: Iterator[Triple]) -> Iterator[tuple[Iterator[str], int]]:
+    """All the triples, parsed, in a temporary file (in memory up to ``SPOOL_MEMORY``) as
+    "s<TAB>p<TAB>o" lines: yields (chunks of ``STAGE_CHUNK`` lines, how many triples).
+    Terms are canonical N-Triples, so no term holds a raw tab or line break."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, mode="w+", encoding="utf-8", newline="\n") as f:
         n = 0
-        try:
-            for s, p, o in self.triples:
-                line = f"{_copy_field(s)}\t{_copy_field(p)}\t{_copy_field(o)}\n"
-                parts.append(line)
-                n += len(line)
-                if n >= size:
-                    break
-        except Exception as exc:  # noqa: BLE001 - re-raised by DatasetService.load
-            self.error = exc
-            return b""
-        self.count += len(parts)
-        return "".join(parts).encode()
-
-    readline = read
+        for s, p, o in triples:
+            line = f"{s}\t{p}\t{o}\n"
+            if line.count("\t") != 2 or line.count("\n") != 1:
+                raise BadRequest("a term holds a raw tab or line break (not canonical N-Triples)")
+            f.write(line)
+            n += 1
+            if n % 5000 == 0:
+                # Parsing is CPU work that may never wait on the socket (a fast client): under
+                # gevent (time.sleep is patched) this lets the worker's other requests and its
+                # heartbeat run, so a long load neither stalls them nor gets the worker killed.
+                time.sleep(0)
+        f.seek(0)
+        yield iter(lambda: "".join(islice(f, STAGE_CHUNK)), ""), n
 
 
 class DatasetService:
@@ -164,28 +161,39 @@ class DatasetService:
         return row
 
     def load(self, account: Account, code: str, triples: Iterable[Triple]) -> Row:
-        """Add triples (duplicates are ignored); all or nothing."""
+        """Add triples (duplicates are ignored); all or nothing.
+
+        The body is read and parsed in full before a database connection is taken: a slow
+        upload holds neither a pooled connection nor the dataset row's lock (a reset's swap
+        waits for writers holding it). Big loads are spooled to a temporary file meanwhile,
+        then staged in a temporary table and moved in one statement under the lock.
+        """
+        ds = self.find(account, code)  # 404 or 423 before reading a body for nothing
+        if ds["reset_job"] is not None:
+            raise DatasetLocked(code, ds["reset_job"])
         triples = iter(triples)
-        with self.db.transaction() as cur:
+        head = list(islice(triples, SMALL_LOAD))
+        if len(head) < SMALL_LOAD:
+            with self.db.transaction() as cur:
+                ds = self._lock_for_write(cur, account, code)
+                ids = {"dataset_id": ds["id"], "generation": ds["generation"]}
+                cur.execute(queries["insert_triples"], {**ids, **_columns(head)})
+                return self._loaded(cur, ids, len(head))
+        with _spool(chain(head, triples)) as (spooled, parsed), self.db.transaction() as cur:
+            cur.execute(queries["create_triple_load"])
+            for lines in spooled:
+                cur.execute(queries["stage_triples"], {"lines": lines})
             ds = self._lock_for_write(cur, account, code)
             ids = {"dataset_id": ds["id"], "generation": ds["generation"]}
-            head = list(islice(triples, SMALL_LOAD))
-            if len(head) < SMALL_LOAD:
-                parsed = len(head)
-                cur.execute(queries["insert_triples"], {**ids, "s": [t[0] for t in head],
-                                                        "p": [t[1] for t in head], "o": [t[2] for t in head]})
-            else:
-                cur.execute(queries["create_triple_load"])
-                source = _CopySource(chain(head, triples))
-                cur.copy_expert("COPY triple_load (s, p, o) FROM STDIN", source)
-                if source.error is not None:
-                    raise source.error
-                parsed = source.count
-                cur.execute(queries["insert_staged_triples"], ids)
-            added = cur.fetchone()["added"]
-            cur.execute(queries["count_triples"], ids)
-            total = cur.fetchone()["n"]
-        return {"parsed": parsed, "added": int(added), "triples": int(total), "generation": ds["generation"]}
+            cur.execute(queries["insert_staged_triples"], ids)
+            return self._loaded(cur, ids, parsed)
+
+    @staticmethod
+    def _loaded(cur, ids: Row, parsed: int) -> Row:
+        added = cur.fetchone()["added"]
+        cur.execute(queries["count_triples"], ids)
+        total = cur.fetchone()["n"]
+        return {"parsed": parsed, "added": int(added), "triples": int(total), "generation": ids["generation"]}
 
     def delete_pattern(self, account: Account, code: str, s: str | None, p: str | None, o: str | None) -> Row:
         with self.db.transaction() as cur:

@@ -1,6 +1,6 @@
 """Media jobs: uploaded objects, one ``media.analyze`` job each, credits, results, deletion.
 
-A media job (numeric id, Rekosearch's ``job_id``) owns its objects; each object has one
+A media job (a random numeric id, Rekosearch's ``job_id``) owns its objects; each object has one
 engine job, so objects are analysed in parallel across workers, and the media job's status
 is derived from those jobs (``outcome``). Object-store layout, under ``media/<public_id>/``:
 ``objects/<uuid>.<ext>`` (the upload) and ``results/<uuid>/`` (``<uuid>.json``, ``.min.json``,
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ JOB_TYPE = "media.analyze"
 #: Credits per object, charged up front: the media length of a still image.
 CREDITS_PER_OBJECT = 1
 MAX_NAME = 200
+#: Media job ids are drawn from 1 .. 2**53 - 1.
+MAX_ID = 2**53 - 1
 #: A media job whose objects all finished, some of them without a result.
 PARTIAL = "partially_succeeded"
 #: Magic bytes → (content type, extension). Served content types come from here, never
@@ -116,7 +119,7 @@ class MediaService:
                 raise BadRequest(f"the file {up.filename[:100]!r} is empty")
         cost = CREDITS_PER_OBJECT * len(uploads)
         self.credits.check(account, cost)  # refuse before storing anything
-        media_id = self.db.one("next_media_job_id")["id"]
+        media_id = self._new_id()
         public_id = str(uuid.uuid4())
         objects = [self._object(public_id, i, up) for i, up in enumerate(uploads)]
         try:
@@ -142,6 +145,14 @@ class MediaService:
             self.store.delete_prefix(media_prefix(public_id))
             raise
         return {**job, "objects": objects}
+
+    def _new_id(self) -> int:
+        """A numeric job id no one can guess or count from: random, below 2**53 (exact in
+        JavaScript, as Rekosearch's web clients read it)."""
+        while True:
+            media_id = secrets.randbelow(MAX_ID) + 1
+            if not self.db.one("media_job_id_taken", id=media_id)["taken"]:
+                return media_id
 
     @staticmethod
     def _object(public_id: str, ord_: int, up: Upload) -> dict[str, Any]:

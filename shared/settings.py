@@ -21,6 +21,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("JOBLINE_MAX_BODY_BYTES", "max_body_bytes", "Largest request body accepted (413 above)."),
     ("JOBLINE_MAX_STREAMS_PER_ACCOUNT", "max_streams_per_account", "Open event streams (SSE, Dragon NDJSON) one account may hold per API process; 429 beyond."),
     ("JOBLINE_MAX_STREAMS", "max_streams", "Open event streams of all accounts together per API process (keep below JOBLINE_WORKER_CONNECTIONS); 429 beyond."),
+    ("JOBLINE_MAX_LOAD_BYTES", "max_load_bytes", "Largest N-Triples body of a dataset load, streamed (Turtle is parsed in memory up to `JOBLINE_MAX_BODY_BYTES`; above, it must be N-Triples)."),
     ("JOBLINE_MAX_WAIT_S", "max_wait_s", "Cap on `?wait=N` and blocking calls, in seconds."),
     ("JOBLINE_PREFETCH", "prefetch", "Celery worker prefetch multiplier (messages reserved per process)."),
     ("JOBLINE_JOBS_PER_MESSAGE", "jobs_per_message", "Most jobs that share a Celery message (1: one each); jobs share only once their queue holds 64 waiting messages."),
@@ -49,7 +50,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("JOBLINE_CALLBACK_RETRY_BASE_S", "callback_retry_base_s", "First retry delay of a failed callback; doubles each attempt."),
     ("JOBLINE_CALLBACK_RETRY_MAX_S", "callback_retry_max_s", "Longest delay between two attempts of a callback."),
     ("JOBLINE_CALLBACK_TIMEOUT_S", "callback_timeout_s", "Read timeout of one callback attempt (HTTP or SMTP); a slower receiver fails that attempt."),
-    ("JOBLINE_SMTP_HOST", "smtp_host", "SMTP server for callbacks to email addresses. Empty: such callbacks fail."),
+    ("JOBLINE_SMTP_HOST", "smtp_host", "SMTP server for callbacks to email addresses. Empty: email callbacks are refused (400)."),
     ("JOBLINE_SMTP_PORT", "smtp_port", "SMTP server port."),
     ("JOBLINE_SMTP_FROM", "smtp_from", "Sender address of callback emails."),
     ("JOBLINE_SMTP_USER", "smtp_user", "SMTP login (optional)."),
@@ -69,6 +70,7 @@ class Settings:
     max_body_bytes: int = 10 * 1024 * 1024
     max_streams_per_account: int = 100
     max_streams: int = 800
+    max_load_bytes: int = 1024 * 1024 * 1024
     max_wait_s: float = 60
     prefetch: int = 4
     jobs_per_message: int = 16

@@ -2,7 +2,8 @@
 
 The database mirrors this module: ``job_status`` is a Postgres enum with the same members,
 and a trigger refuses any status change not listed in ``TRANSITIONS`` (migration 0001).
-``tests/integration/test_states_db.py`` checks the two agree on every pair of states.
+``tests/integration/test_database.py`` (``test_database_refuses_exactly_what_the_state_machine_refuses``)
+checks the two agree on every pair of states.
 """
 
 from __future__ import annotations

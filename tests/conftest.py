@@ -86,7 +86,7 @@ def settings(servers, tmp_path_factory) -> Settings:
         redispatch_after_s=2, beat_interval_s=0.2, cancel_grace_s=2, retry_base_s=0.2,
         retry_max_s=1, prefetch=1, plugins="tests.support.jobtypes", log_level="INFO",
         redis_prefix=prefix, storage_url=f"file://{tmp_path_factory.mktemp('objects')}",
-        fetch_allow="127.0.0.0/8,::1", fetch_timeout_s=2,
+        fetch_allow="127.0.0.0/8,::1", fetch_timeout_s=2, max_load_bytes=16 * 1024 * 1024,
     )
     flush_broker(redis_url, prefix)
     flush_broker(redis_url, prefix)

@@ -1,18 +1,24 @@
 """The Canotic Job API (seed 000) at ``/canotic``, plus what its published client sends.
 
-Every route is served at ``/canotic/...`` (the document's curl examples) and again at
-``/canotic/api/...`` (its "HTTP Request" lines):
+Every route is served at ``/canotic/...`` (the document's curl examples), again at
+``/canotic/api/...`` (its "HTTP Request" lines) and at ``/canotic/v1/...`` (the published
+client's base URL ends in ``/v1``):
 
 - create: ``POST /apps/{app_id}/jobs`` and ``POST /apps/{app_id}`` (the curl line), and
   ``POST /api/jobs/`` with ``app_id`` in the body or query. The document writes this one as a
-  GET; a GET never creates anything here (crawlers, retries): ``GET /jobs`` lists.
+  GET; a GET never creates anything here (crawlers, retries): ``GET /jobs`` lists, and a GET
+  carrying creation's parameters (``callback_url``, ``inputs``...) is refused with 400.
+  ``inputs_file`` is the URL of a JSON list, or a multipart file part holding one.
 - get ``GET /jobs/{id}``; cancel ``POST|GET /jobs/{id}/cancel`` and ``DELETE /jobs/{id}``;
   restart ``POST /jobs/{id}/restart``; ``GET /jobs/{id}/response`` (the client's).
 - list ``GET /jobs?app_id=&limit=&offset=`` → ``{jobs, total, limit, offset, has_more}``, and
   ``GET /apps/{app_id}/jobs``; with the client's parameters (``page``, ``size``, ``sortBy``,
   ``orderBy``, created/completed date ranges, repeated ``statusIn``) → ``{jobs, pages}``.
+- the client's ``download_jobs``: ``POST /apps/{app_id}/job_responses`` with the same filters
+  answers the matching jobs' responses at once (``{jobs, total, truncated}``) instead of
+  emailing them later: accounts here have no address to mail them to.
 
-Statuses: ``shared.apps.STATUS`` is the one mapping (it is also the callback's vocabulary):
+Statuses: ``shared.apps.STATUS`` is the one mapping (also the vocabulary of callbacks about jobs of an app):
 scheduled, queued and running jobs all read ``pending`` (the document has no running state);
 succeeded → ``completed``, failed → ``error``, canceled → ``canceled``.
 Bodies: JSON or form fields, snake_case or camelCase keys. Errors: ``{"message": ...}``.
@@ -39,6 +45,10 @@ from shared.states import Status
 MOUNT = "/canotic"
 bp = Blueprint("canotic", __name__, url_prefix=MOUNT)
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+MAX_RESPONSES = 10000  # jobs in one download_jobs answer
+#: Parameters only job creation takes: on a GET they mean the document's GET-to-create form.
+CREATE_ONLY = ("callback_url", "callbackUrl", "inputs", "inputs_file", "inputsFile", "inputsFileUrl",
+               "inputs_file_url", "metadata")
 CANCEL_WAIT_S = 2.0  # a running job stops at its handler's next check: usually answer "canceled"
 #: Body keys in both spellings → ours. ``api_key``/``secret`` are read by authentication.
 FIELDS = {"callback_url": "callback_url", "callbackUrl": "callback_url", "inputs": "inputs",
@@ -62,7 +72,7 @@ def _bad(name: str, description: str, location: str = "json") -> BadRequest:
 def route(rule: str, methods: list[str]):
     """Register the view at ``rule`` and at ``/api`` + ``rule``."""
     def wrap(view):
-        for prefix in ("", "/api"):
+        for prefix in ("", "/api", "/v1"):
             bp.add_url_rule(prefix + rule, f"{view.__name__}{prefix.replace('/', '_')}", view,
                             methods=methods, strict_slashes=False)
         return view
@@ -80,8 +90,13 @@ def _auth() -> None:
 def _create_body() -> dict[str, Any]:
     """Query parameters (the document's table), overridden by the JSON or form body."""
     raw: dict[str, Any] = {k: v for k, v in request.args.items()}
+    uploaded: list[Any] = []  # inputs from uploaded inputs_file parts
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raw.update(request.form.items())
+        for key, part in request.files.items(multi=True):
+            if FIELDS.get(key) != "inputs_file":
+                raise _bad(key, "unknown file part (send the JSON list of inputs as inputs_file)", "files")
+            uploaded += _inputs_part(key, part.read())
     elif request.get_data(cache=True).strip():
         try:
             body = json.loads(request.get_data(cache=True))
@@ -105,11 +120,23 @@ def _create_body() -> dict[str, Any]:
         if name in out and out[name] != value:
             raise _bad(key, f"given twice with different values ({name})")
         out[name] = value
+    out["uploaded"] = uploaded  # after the loop: no client field can set it
     checks = {"inputs": list, "metadata": dict, "callback_url": str, "inputs_file": str, "app_id": str}
     for name, kind in checks.items():
         if out.get(name) is not None and not isinstance(out[name], kind):
             raise _bad(name, f"must be {'a list' if kind is list else 'an object' if kind is dict else 'a string'}")
     return out
+
+
+def _inputs_part(key: str, data: bytes) -> list[Any]:
+    """An uploaded ``inputs_file``: "a JSON file" holding the list of inputs."""
+    try:
+        inputs = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise _bad(key, "the uploaded file is not JSON", "files") from None
+    if not isinstance(inputs, list):
+        raise _bad(key, "the uploaded file must hold a JSON list of inputs", "files")
+    return inputs
 
 
 def _create(app_id: str | None) -> Response:
@@ -120,8 +147,8 @@ def _create(app_id: str | None) -> Response:
         raise _bad("app_id", "is required")
     apps = AppService(rt)
     app = apps.get(account, app_id)
-    check_target(body.get("callback_url"))  # before fetching anything
-    inputs = list(body.get("inputs") or [])
+    check_target(body.get("callback_url"), runtime=rt)  # before fetching anything
+    inputs = list(body.get("inputs") or []) + body["uploaded"]
     if body.get("inputs_file"):
         inputs += load_inputs(body["inputs_file"], inputs_policy(rt))
     rows = apps.submit(account, app, inputs, body.get("callback_url"), body.get("metadata"))
@@ -225,9 +252,19 @@ def _statuses() -> list[str] | None:
     return sorted({s for w in words for s in STATUS_IN[w.upper()]})
 
 
+def _filters() -> dict[str, Any]:
+    """The client's list filters: statuses and created / completed date ranges."""
+    return {"statuses": _statuses(), "created": (_date("createdStartDate"), _date("createdEndDate")),
+            "completed": (_date("completedStartDate"), _date("completedEndDate"))}
+
+
 def _list(app_id: str | None) -> Response:
     rt, account = runtime(), authenticate()
     apps = AppService(rt)
+    given = [k for k in CREATE_ONLY if k in request.args]
+    if given:
+        raise _bad(given[0], "creates jobs, which takes a POST (a GET only lists): "
+                   "POST the same parameters to /canotic/api/jobs", "query")
     app_id = app_id or request.args.get("app_id") or request.args.get("appId")
     app = apps.get(account, app_id) if app_id else None
     if not any(k in request.args for k in CLIENT_PARAMS):
@@ -241,11 +278,8 @@ def _list(app_id: str | None) -> Response:
         raise _bad("sortBy", "must be id, createdAt or completedAt", "query")
     if order not in ("asc", "desc"):
         raise _bad("orderBy", "must be asc or desc", "query")
-    total, rows = apps.page(account, app=app, statuses=_statuses(),
-                            created=(_date("createdStartDate"), _date("createdEndDate")),
-                            completed=(_date("completedStartDate"), _date("completedEndDate")),
-                            descending=order == "desc", by_completion=SORT[sort.lower()],
-                            limit=size, offset=page * size)
+    total, rows = apps.page(account, app=app, **_filters(), descending=order == "desc",
+                            by_completion=SORT[sort.lower()], limit=size, offset=page * size)
     return jsonify({"jobs": [render_job(r) for r in rows], "pages": math.ceil(total / size)})
 
 
@@ -257,6 +291,18 @@ def list_jobs() -> Response:
 @route("/apps/<app_id>/jobs", ["GET"])
 def list_app_jobs(app_id: str) -> Response:
     return _list(app_id)
+
+
+@route("/apps/<app_id>/job_responses", ["POST"])
+def download_responses(app_id: str) -> Response:
+    """The client's ``download_jobs``: the matching jobs' responses, oldest first."""
+    rt, account = runtime(), authenticate()
+    apps = AppService(rt)
+    total, rows = apps.page(account, app=apps.get(account, app_id), **_filters(), descending=False,
+                            limit=MAX_RESPONSES, offset=0)
+    jobs = [render_job(r) for r in rows]
+    return jsonify({"jobs": [{k: j.get(k) for k in ("job_id", "status", "output", "completed_at")} for j in jobs],
+                    "total": total, "truncated": total > len(jobs)})
 
 
 @bp.route("/api/jobs", methods=["POST"], strict_slashes=False)

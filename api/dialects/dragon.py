@@ -16,7 +16,10 @@ Choices the document leaves open:
   streams, as a finished task in error (``"result": "unknown task key ..."``), so a client
   polling many keys is not stuck on one deleted task; ``/v1/file`` answers it 404.
 - Output files are chosen by name or by stem (``small`` and ``small.jpg`` alike); a task
-  with a single output file takes any name, or none.
+  with a single output file takes any name, or none. A file name with an extension that
+  names no output (the document's ``<img src=".../create_file/cat.jpg?task_name=image.thumb...">``)
+  gets the task's first output, its default (``small`` for a thumbnail); a bare unknown name
+  is the documented 404.
 - ``create_file`` and ``file`` wait up to ``JOBLINE_MAX_WAIT_S``; a task still running then
   gets a 302 to ``/v1/file/{filename}?task=K``, which waits again (browsers and
   ``curl -L`` follow it, so an ``<img>`` tag just takes longer).
@@ -251,7 +254,9 @@ def _choose(row: Row, filename: str | None) -> Row:
         for f in files:
             if filename in (f["name"], _stem(f["name"])) or _stem(filename) == _stem(f["name"]):
                 return f
-    if len(files) == 1:
+    if len(files) == 1 or (filename and "." in filename):
+        # A file name that names no output (the document's <img src=".../create_file/cat.jpg?
+        # task_name=image.thumb..."> names the link, not an output): the first, default output.
         return files[0]
     choices = ", ".join(f"'{_stem(f['name'])}'" for f in files)
     if not filename:

@@ -3,7 +3,9 @@
 ``POST /kasabi/dataset/{code}/jobs`` (form or JSON: ``jobType``, ``startTime``) answers 202
 with the job's URL both in ``Location`` (pytassium reads it) and as the body (kasabi.rb
 reads that). ``GET`` on that URL gives ``created, startTime, endTime, status``. The Status
-API, ``GET /kasabi/api/{code}/status``, is JSON whatever the Accept header. Keys come as
+API, ``GET /kasabi/api/{code}/status``, is JSON whatever the Accept header. The dataset's
+description, ``GET /kasabi/dataset/{code}.ttl``, names its status, jobs and store endpoints
+(pytassium's ``Dataset`` finds its APIs there); the store takes N-Triples or Turtle. Keys come as
 ``X_KASABI_APIKEY`` (underscores: gunicorn_conf.py lets the header through), ``?apikey=``,
 or any of our own forms (api/auth.py). Errors are plain text.
 """
@@ -19,7 +21,9 @@ from flask_smorest import Api
 
 from api.auth import authenticate
 from api.common import base_url, runtime
+from api.datasets import load_body
 from api.errors import register_renderer
+from shared import rdf
 from shared.datasets import DatasetService, storage_mode
 from shared.errors import BadRequest, NotFound, Unauthorized
 
@@ -31,6 +35,10 @@ blp = Blueprint("kasabi", __name__, url_prefix=MOUNT)
 #: cancelled job did not do its work, so it reads ``failed``.
 STATUSES = {"scheduled": "scheduled", "queued": "scheduled", "running": "running",
             "succeeded": "succeeded", "failed": "failed", "canceled": "failed"}
+#: The dataset description's service predicates (pytassium's ``Dataset.service_types``).
+KS = "http://labs.kasabi.com/ns/services#"
+SERVICES = {"statusEndpoint": "/api/{code}/status", "jobsEndpoint": "/dataset/{code}/jobs",
+            "storeEndpoint": "/dataset/{code}/store"}
 #: ``jobType`` → job type. The document promises bulk download "later": that is ``export``.
 JOB_TYPES = {"reset": "dataset.reset", "export": "dataset.export"}
 
@@ -114,6 +122,28 @@ def get_job(code: str, job_id: str) -> Response:
         "endTime": _time(job["finished_at"]),
         "status": STATUSES[job["status"]],
     })
+
+
+@blp.route("/dataset/<code>.ttl")
+def description(code: str) -> Response:
+    """The dataset's description (Turtle): pytassium's ``fetch_meta`` finds the APIs here."""
+    _account, dataset = _owned(code)
+    base, ds = base_url() + MOUNT, DatasetService(runtime().db)
+    me = rdf.iri(f"{base}/dataset/{dataset['code']}")
+    lines = [f"{me} {rdf.iri('http://www.w3.org/1999/02/22-rdf-syntax-ns#type')} {rdf.iri('http://rdfs.org/ns/void#Dataset')} .",
+             f"{me} {rdf.iri('http://purl.org/dc/terms/title')} {rdf.literal(dataset['title'])} .",
+             f"{me} {rdf.iri('http://rdfs.org/ns/void#triples')} "
+             f"{rdf.literal(str(ds.count(dataset['id'], dataset['generation'])), datatype='http://www.w3.org/2001/XMLSchema#integer')} ."]
+    lines += [f"{me} {rdf.iri(KS + name)} {rdf.iri(base + path.format(code=dataset['code']))} ."
+              for name, path in SERVICES.items()]
+    return Response("\n".join(lines) + "\n", 200, mimetype="text/turtle")
+
+
+@blp.route("/dataset/<code>/store", methods=["POST"])
+def store(code: str) -> Response:
+    """The store API: add the body's triples (N-Triples or Turtle, as pytassium's ``store_data``)."""
+    account, dataset = _owned(code)
+    return jsonify(load_body(account, dataset["code"]))
 
 
 @blp.route("/api/<code>/status")

@@ -12,6 +12,7 @@ import re
 
 from flask import Response, jsonify, request
 
+from api.common import runtime
 from shared.accounts import Account
 from shared.callbacks import parse_target
 from shared.errors import BadRequest
@@ -127,4 +128,8 @@ def upload(account: Account) -> tuple[str, list[Upload], str | None]:
     if len(name) > 200:
         raise ParamError("The job-name field is longer than 200 characters", "job-name: string")
     email = email_address(account) if send_email() else None
+    if email is not None and not runtime().settings.smtp_host:
+        # The "job done" email could never be sent: refused now, not retried for a day.
+        raise ParamError("Send-Email: ?1, but this server sends no email (no SMTP server configured)",
+                         "Send-Email: ?1|?0")
     return name, files, email

@@ -36,7 +36,7 @@ SELECT d.*, acc.webhook_secret,
        CASE WHEN acc.webhook_secret_rotated_at > now() - interval '1 day'
             THEN acc.webhook_secret_previous END AS webhook_secret_previous,
        -- the job as it is now, for the payload (built at the first attempt only)
-       j.public_id AS job_public_id, j.status AS job_status_now, j.run AS job_run, j.params AS job_params,
+       j.public_id AS job_public_id, j.type AS job_type, j.status AS job_status_now, j.run AS job_run, j.params AS job_params,
        j.input AS job_input, j.result AS job_result, j.error AS job_error, j.created_at AS job_created_at,
        j.finished_at AS job_finished_at, j.callback_url AS job_callback_url, j.metadata AS job_metadata,
        a.public_id AS job_app_public_id

@@ -52,6 +52,13 @@ SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
 -- create_triple_load --
 CREATE TEMP TABLE triple_load (s text, p text, o text) ON COMMIT DROP;
 
+-- stage_triples --
+-- A chunk of "s<TAB>p<TAB>o" lines as one text parameter, split here: about as fast as COPY
+-- (which psycopg2 refuses under psycogreen) and 3-4 times faster than three text arrays.
+INSERT INTO triple_load (s, p, o)
+SELECT split_part(l, E'\t', 1), split_part(l, E'\t', 2), split_part(l, E'\t', 3)
+FROM unnest(string_to_array(rtrim(%(lines)s, E'\n'), E'\n')) AS l;
+
 -- insert_staged_triples --
 WITH ins AS (
     INSERT INTO triples (dataset_id, generation, h, s, p, o)

@@ -1,8 +1,10 @@
 -- Media jobs (Rekosearch), their objects, and credits. A media job's status is derived from
 -- its objects' jobs: `statuses` counts them by status ('deleted': the job was deleted alone).
 
--- next_media_job_id --
-SELECT nextval(pg_get_serial_sequence('media_jobs', 'id')) AS id;
+-- media_job_id_taken --
+-- Media job ids are drawn at random (shared/media.py), not from the table's sequence: ids
+-- from one global sequence would let any account estimate everyone's volume.
+SELECT EXISTS (SELECT 1 FROM media_jobs WHERE id = %(id)s) AS taken;
 
 -- credit_balance --
 SELECT coalesce(credits, %(default)s) AS credits, credits_spent FROM accounts WHERE id = %(account_id)s;
@@ -59,7 +61,7 @@ SELECT m.*,
                 '{}'::jsonb) AS statuses
 FROM media_jobs m
 WHERE m.account_id = %(account_id)s AND (%(id)s::bigint IS NULL OR m.id = %(id)s)
-ORDER BY m.id DESC;
+ORDER BY m.created_at DESC, m.id DESC;
 
 -- media_job_objects --
 SELECT o.object_uuid, o.name, o.original_name, o.size, o.content_type, o.key, o.media_length,

@@ -1,11 +1,12 @@
-"""Datasets: bulk load vs a plain COPY, time until read-write after a reset, scheduled-start lateness.
+"""Datasets: bulk load (in process and through gunicorn) vs a plain COPY, time until read-write
+after a reset, scheduled-start lateness.
 
     python tests/bench/bench_datasets.py [--triples 1000000] [--jobs 1000] [--spread 4] [--concurrency 4]
 
 Runs here, on loopback (``tests/support/benchstack.py``): a fresh database on the local
 PostgreSQL, a key prefix on the local Redis, real `celery worker` and `celery beat` processes.
-Loads go through `DatasetService.load` in this process (the API caps request bodies;
-the service is what it calls). Bounded: every wait has a deadline; processes are stopped
+Loads go through `DatasetService.load` in this process, and again as one
+`POST /v1/datasets/{code}/triples` to a real gunicorn (gevent + psycogreen, as deployed). Bounded: every wait has a deadline; processes are stopped
 and the database dropped at the end, also on failure.
 """
 
@@ -26,8 +27,10 @@ import psycopg2
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+import requests  # noqa: E402
+
 from shared import rdf  # noqa: E402
-from shared.datasets import DatasetService, _CopySource  # noqa: E402
+from shared.datasets import DatasetService  # noqa: E402
 from shared.runtime import Runtime  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from tests.support.benchstack import BenchStack, machine  # noqa: E402
@@ -78,7 +81,7 @@ def bench_load(rt: Runtime, account, n: int) -> dict[str, float]:
     triples = list(rdf.read(io.BytesIO(data), "nt"))
     parse_s = time.perf_counter() - t
     # The baseline: the same canonical rows, pre-serialised, COPYed into a bare table.
-    tsv = _CopySource(iter(triples)).read(1 << 40)
+    tsv = "".join(f"{s}\t{p}\t{o}\n".replace("\\", "\\\\") for s, p, o in triples).encode()
     conn = psycopg2.connect(rt.settings.database_url)
     with conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE bench_plain (s text, p text, o text)")
@@ -99,7 +102,22 @@ def bench_load(rt: Runtime, account, n: int) -> dict[str, float]:
         cur.execute("DELETE FROM bench_plain")
     delete_s = time.perf_counter() - t
     conn.close()
-    return {"parse_s": parse_s, "copy_s": copy_s, "load_s": load_s, "count_s": count_s, "delete_s": delete_s}
+    return {"parse_s": parse_s, "copy_s": copy_s, "load_s": load_s, "count_s": count_s, "delete_s": delete_s,
+            "api_s": bench_api_load(account, data, n)}
+
+
+def bench_api_load(account, data: bytes, n: int) -> float:
+    """The same body as one request to gunicorn (gevent + psycogreen: staged, not COPYed)."""
+    url, key = STACK.web(workers=1), STACK.key("bench-api")
+    auth = {"Authorization": f"Bearer {key}"}
+    requests.post(f"{url}/v1/datasets", json={"code": "bench-api"}, headers=auth, timeout=60).raise_for_status()
+    t = time.perf_counter()
+    r = requests.post(f"{url}/v1/datasets/bench-api/triples", data=data, timeout=DEADLINE_S,
+                      headers={**auth, "Content-Type": "application/n-triples"})
+    api_s = time.perf_counter() - t
+    assert r.status_code == 200 and r.json()["added"] == n, r.text[:500]
+    STACK.stop("web")
+    return api_s
 
 
 def bench_reset(rt: Runtime, account) -> dict[str, float]:
@@ -152,6 +170,7 @@ def bench_lateness(rt: Runtime, account, n: int, spread: float, tag: str) -> dic
 
 
 ARGS: argparse.Namespace
+STACK: BenchStack
 
 
 def env_default_tick() -> float:
@@ -170,6 +189,8 @@ def main() -> None:
     global ARGS
     ARGS = args
     with BenchStack(heartbeat_s=1) as stack:
+        global STACK
+        STACK = stack
         rt = Runtime.build(replace(stack.settings))
         try:
             account = rt.accounts.create(f"bench-{uuid.uuid4().hex[:6]}")
@@ -185,7 +206,8 @@ def main() -> None:
             rt.db.close()
     n = args.triples
     rows = [
-        ("load N-Triples (parse + COPY + dedupe + index)", f"{load['load_s']:.2f} s", f"{n / load['load_s']:,.0f} triples/s"),
+        ("load N-Triples (parse + stage + dedupe + index)", f"{load['load_s']:.2f} s", f"{n / load['load_s']:,.0f} triples/s"),
+        ("  the same as one POST to gunicorn (gevent)", f"{load['api_s']:.2f} s", f"{n / load['api_s']:,.0f} triples/s"),
         ("  of which parsing (fast path + rdflib)", f"{load['parse_s']:.2f} s", f"{n / load['parse_s']:,.0f} triples/s"),
         ("baseline: plain COPY of the same rows", f"{load['copy_s']:.2f} s", f"{n / load['copy_s']:,.0f} rows/s"),
         ("load / plain COPY", f"{load['load_s'] / load['copy_s']:.1f}x", ""),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server import gunicorn
+from tests.support.web import gunicorn_server as gunicorn
 
 CHROMIUM = os.environ.get("JOBLINE_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

@@ -81,8 +81,13 @@ def test_webhook_is_signed_and_marks_the_job(api, receiver, stack):
     [req] = receiver.wait_for("/ok")
     payload = Webhook(key).verify(req.body, req.headers)
     assert list(payload) == ["job_id", "status", "output", "job"]
-    assert payload["job_id"] == job["id"] and payload["status"] == "completed" and payload["output"] == "Hello John"
-    assert payload["job"]["status"] == "completed" and payload["job"]["input"] == {"name": "John"}
+    # A canonical job's callback speaks the canonical API: its states, its job fields.
+    assert payload["job_id"] == job["id"] and payload["status"] == "succeeded" and payload["output"] == "Hello John"
+    assert payload["job"] == {**{k: job[k] for k in ("id", "type", "params", "run", "created_at", "callback_url",
+                                                     "metadata")},
+                              "status": "succeeded", "result": "Hello John", "error": None,
+                              "finished_at": payload["job"]["finished_at"]}
+    assert datetime.fromisoformat(payload["job"]["finished_at"]) >= datetime.fromisoformat(job["created_at"])
     assert req.headers["Content-Type"] == "application/json"
     with pytest.raises(Exception, match="signature"):
         Webhook("whsec_" + "A" * 44).verify(req.body, req.headers)
@@ -148,9 +153,17 @@ def test_down_slow_and_redirecting_receivers_block_nobody(api, receiver):
     assert receiver.at("/redirect-target") == []  # a redirect is never followed
 
 
-def test_refused_addresses_are_never_contacted(api):
-    job = submit(api, "http://10.255.255.1/hook")
-    meta = submit(api, "http://169.254.169.254/latest/meta-data/")
+def test_refused_addresses_are_never_contacted(api, stack):
+    """Refused at creation (400); and at delivery too, for a host that resolved elsewhere then."""
+    client, auth = api
+    for url in ("http://10.255.255.1/hook", "http://169.254.169.254/latest/meta-data/"):
+        r = client.post("/v1/jobs", json={"type": "hello", "params": {"name": "x"}, "callback_url": url}, headers=auth)
+        assert r.status_code == 400 and "private address" in r.get_json()["message"], r.get_json()
+    rt = stack.runtime
+    account = rt.accounts.authenticate(auth["Authorization"].split()[1])
+    job, meta = rt.jobs.create(account, [rt.jobs.spec("hello", {"name": "x"}, callback_url=url) for url in
+                                         ("http://10.255.255.1/hook", "http://169.254.169.254/latest/meta-data/")])
+    job, meta = ({"id": str(j["public_id"])} for j in (job, meta))
     for j in (job, meta):
         d = wait_for(lambda j=j: (deliveries(api, j["id"]) or [{}])[0].get("attempts"))
         assert "refused to fetch" in d[0]["error"] and "private address" in d[0]["error"]
@@ -193,7 +206,7 @@ def test_cancel_and_restart_each_get_a_callback(api, receiver):
     assert json.loads(first.body)["status"] == "canceled"
     assert client.post(f"/v1/jobs/{job['id']}/restart", headers=auth).status_code == 200
     reqs = receiver.wait_for("/runs", 2)
-    assert json.loads(reqs[1].body)["status"] == "completed" and reqs[0].headers["webhook-id"] != reqs[1].headers["webhook-id"]
+    assert json.loads(reqs[1].body)["status"] == "succeeded" and reqs[0].headers["webhook-id"] != reqs[1].headers["webhook-id"]
     ds = settled(api, job["id"], count=2)
     assert [(d["run"], d["job_status"]) for d in ds] == [(1, "canceled"), (2, "succeeded")]
 

@@ -6,14 +6,17 @@ apps API, the Python client and the ``jobline apps`` commands against a live ser
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-import requests
+from canotic.client import Client as CanoticClient
+from canotic.exceptions import CanoticError
 
 from shared import cli
 from shared.apps import load_inputs
@@ -21,6 +24,8 @@ from shared.client import ApiError, Client
 from shared.errors import BadRequest
 from shared.fetch import Policy
 from tests.conftest import wait_until
+from tests.support import images
+from tests.support.images import image_server
 
 pytestmark = pytest.mark.usefixtures("engine")
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -153,50 +158,117 @@ def test_list_with_app_id_limit_offset(client, user):
     assert client.get("/canotic/jobs", headers=user.raw).get_json()["total"] == 7
 
 
-def test_published_client_requests(live, user, receiver):
-    """Exactly what canotic-api-client sends: API-KEY, camelCase, POST cancel without a body."""
-
-    def call(endpoint, method="GET", query_params=None, body_params=None):
-        resp = requests.request(method, f"{live}/canotic/{endpoint}", params=query_params, json=body_params,
-                                headers={"API-KEY": user.key}, timeout=30)
-        return resp.status_code, resp.json()
-
+def test_published_client_end_to_end(live, user, receiver):
+    """canotic-api-client 0.0.3 itself, at its default ``/v1`` suffix: every jobs call it has."""
+    canotic = CanoticClient(api_key=user.key, base_url=f"{live}/canotic/v1")
     with Client(live, user.key) as jl:
         app_id = jl.create_app("camel", "hello")["app_id"]
         sleeper = jl.create_app("sleeper", "test.sleep", {"seconds": 20, "steps": 40})["app_id"]
     file_url = receiver.serve("/camel-inputs.json", json.dumps([{"name": "file"}]).encode())
-    status, body = call(f"apps/{app_id}/jobs", "POST", body_params={
-        "callbackUrl": receiver.plan("/camel-cb"), "inputs": [{"name": "camel"}], "inputsFileUrl": file_url,
-        "metadata": {"batch": 7}})
-    assert status == 200 and body["total"] == 2, body
-    assert [j["metadata"] for j in body["jobs"]] == [{"batch": 7}] * 2
+    body = canotic.create_jobs(app_id, callbackUrl=receiver.plan("/camel-cb"), inputs=[{"name": "camel"}],
+                               inputsFileUrl=file_url, metadata={"batch": 7})
+    assert body["total"] == 2 and [j["metadata"] for j in body["jobs"]] == [{"batch": 7}] * 2, body
     job_id = body["jobs"][0]["job_id"]
-    wait_until(lambda: call(f"jobs/{job_id}")[1]["status"] == "completed", timeout=60, interval=0.2)
-    status, fetched = call(f"jobs/{job_id}")  # fetch_job
-    assert status == 200 and fetched["output"] == "Hello camel"
-    status, response = call(f"jobs/{job_id}/response")  # get_job_response
-    assert (status, response["job_id"], response["status"], response["output"]) == (200, job_id, "completed",
-                                                                                     "Hello camel")
-    _, made = call(f"apps/{sleeper}/jobs", "POST", body_params={"inputs": [{}]})
-    status, canceled = call(f"jobs/{made['jobs'][0]['job_id']}/cancel", "POST")  # cancel_job: no body
-    assert status == 200 and canceled["job_id"] == made["jobs"][0]["job_id"]
-    query = {"page": 0, "size": 1, "sortBy": "id", "orderBy": "asc",
-             "createdStartDate": (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-             "createdEndDate": (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-             "statusIn": ["COMPLETED", "IN_PROGRESS", "SCHEDULED"]}
-    wait_until(lambda: call(f"apps/{app_id}/jobs", query_params=query)[1]["pages"] == 2, timeout=60)
-    status, page = call(f"apps/{app_id}/jobs", query_params=query)  # list_jobs
-    assert status == 200 and list(page) == ["jobs", "pages"] and page["jobs"][0]["job_id"] == job_id
-    seen, number = [], 0  # get_all_jobs: pages counted from 0
-    while True:
-        _, page = call(f"apps/{app_id}/jobs", query_params={**query, "page": number})
-        seen += [j["job_id"] for j in page["jobs"]]
-        number += 1
-        if number > page["pages"] - 1:
-            break
-    assert seen == [j["job_id"] for j in body["jobs"]]
-    status, error = call("apps/0123456789ABCDEF0123456789ABCDEF/jobs", "POST", body_params={"inputs": [{}]})
-    assert status == 404 and "no app" in error["message"]
+    wait_until(lambda: canotic.fetch_job(job_id)["status"] == "completed", timeout=60, interval=0.2)
+    assert canotic.fetch_job(job_id)["output"] == "Hello camel"
+    response = canotic.get_job_response(job_id)
+    assert (response["job_id"], response["status"], response["output"]) == (job_id, "completed", "Hello camel")
+    made = canotic.create_jobs(sleeper, inputs=[{}])
+    assert canotic.cancel_job(made["jobs"][0]["job_id"])["job_id"] == made["jobs"][0]["job_id"]
+    hour = timedelta(hours=1)
+    window = {"createdStartDate": datetime.now(UTC) - hour, "createdEndDate": datetime.now(UTC) + hour,
+              "statusIn": ["COMPLETED", "IN_PROGRESS", "SCHEDULED"]}
+    wait_until(lambda: canotic.list_jobs(app_id, page=0, size=1, **window)["pages"] == 2, timeout=60)
+    page = canotic.list_jobs(app_id, page=0, size=1, **window)
+    assert list(page) == ["jobs", "pages"] and page["jobs"][0]["job_id"] == job_id
+    assert [j["job_id"] for j in canotic.get_all_jobs(app_id, **window)] == [j["job_id"] for j in body["jobs"]]
+    downloaded = canotic.download_jobs(app_id, statusIn=["COMPLETED"])
+    assert downloaded["total"] == 2 and not downloaded["truncated"]
+    assert sorted(j["output"] for j in downloaded["jobs"]) == ["Hello camel", "Hello file"]
+    assert canotic.download_jobs(app_id, statusIn=["FAILED"]) == {"jobs": [], "total": 0, "truncated": False}
+    with pytest.raises(CanoticError) as missing:
+        canotic.create_jobs("0123456789ABCDEF0123456789ABCDEF", inputs=[{}])
+    assert missing.value.error_code == 404 and "no app" in missing.value.message
+    with pytest.raises(CanoticError) as bad:
+        canotic.download_jobs(app_id, statusIn=["DONE"])
+    assert bad.value.error_code == 400 and "statusIn" in bad.value.message
+    with pytest.raises(CanoticError) as unauthorized:
+        CanoticClient(api_key="jl_wrong", base_url=f"{live}/canotic/v1").fetch_job(job_id)
+    assert unauthorized.value.error_code == 401
+
+
+def test_image_apps_take_their_source_from_the_inputs(client, user):
+    """An app's defaults may be partial: ``url`` comes from each input's ``data_url``."""
+    r = client.post("/v1/apps", json={"name": "pics", "type": "image.info", "input_map": {"data_url": "url"}},
+                    headers=user.bearer)
+    assert r.status_code == 201, r.get_json()
+    app_id = r.get_json()["app_id"]
+    with image_server({"/cat.jpg": ("image/jpeg", images.jpeg(64, 48))}) as base:
+        [job] = submit(client, user, app_id, [{"data_url": f"{base}/cat.jpg"}])
+        done = job_when(client, user, job["job_id"])
+    assert (done["output"]["width"], done["output"]["height"]) == (64, 48)
+    r = client.post(f"/canotic/apps/{app_id}/jobs", json={"inputs": [{"caption": "no picture"}]}, headers=user.raw)
+    assert r.status_code == 400 and "url" in r.get_json()["message"]  # the whole-schema rule, once complete
+    for bad, name in (({"params": {"url": "ftp://x"}}, "params.url"),
+                      ({"params": {"url": "http://a/", "upload_id": str(uuid.UUID(int=1))}}, "params.url")):
+        r = client.post("/v1/apps", json={"name": "x", "type": "image.info", **bad}, headers=user.bearer)
+        assert r.status_code == 400 and any(e["name"].startswith(name) for e in r.get_json()["errors"]), r.get_json()
+
+
+def test_inputs_file_as_a_multipart_part(client, user):
+    app_id = make_app(client, user)
+    url = f"/canotic/apps/{app_id}/jobs"
+    r = client.post(url, headers=user.raw, data={
+        "inputs": json.dumps([{"name": "field"}]), "metadata": json.dumps({"k": 1}),
+        "inputs_file": (io.BytesIO(b'[{"name": "a"}, {"name": "b"}]'), "inputs.json", "application/json")})
+    assert r.status_code == 200 and r.get_json()["total"] == 3, r.get_json()
+    assert [j["input"] for j in r.get_json()["jobs"]] == [{"name": "field"}, {"name": "a"}, {"name": "b"}]
+    r = client.post(url, headers=user.raw, data={"inputs_file_data": "x", "uploaded": "y",
+                                                 "inputs_file": (io.BytesIO(b'[{"name": "c"}]'), "f.json")})
+    assert r.status_code == 400 and "inputs_file_data" in r.get_json()["message"]  # no way to forge a field
+    for part, words in ((("inputs_file", b"{not json"), "not JSON"), (("inputsFile", b'{"name": "a"}'), "JSON list"),
+                        (("photo", b"[]"), "unknown file part"), (("inputs_file", b'["a"]'), "inputs[0] must be an object")):
+        r = client.post(url, headers=user.raw, data={part[0]: (io.BytesIO(part[1]), "f.json")})
+        assert r.status_code == 400 and words in r.get_json()["message"], (part, r.get_json())
+    assert count(client, user, app_id) == 3
+
+
+def test_the_documents_get_to_create_form_is_refused_clearly(client, user, receiver):
+    app_id = make_app(client, user)
+    for path in ("/canotic/api/jobs/", "/canotic/jobs", f"/canotic/apps/{app_id}/jobs"):
+        r = client.get(path, query_string={"app_id": app_id, "callback_url": receiver.plan("/get-cb"),
+                                           "inputs": '[{"name": "x"}]'}, headers=user.raw)
+        assert r.status_code == 400 and "POST" in r.get_json()["message"], (path, r.get_json())
+    assert count(client, user, app_id) == 0
+
+
+def test_undeliverable_callbacks_are_refused_at_creation(client, user):
+    """The SSRF guard would refuse them, or no SMTP server is configured: 400, nothing created."""
+    app_id = make_app(client, user)
+    for target, words in (("http://10.1.2.3:8080/hook", "private"), ("http://169.254.169.254/x", "169.254.169.254 is a private address"),
+                          ("http://[::ffff:192.168.0.1]/x", "private"), ("http://[fe80::1%25eth9]/x", "private"),
+                          ("ops@example.com", "SMTP"),
+                          ("mailto:ops@example.com", "SMTP")):
+        r = client.post(f"/canotic/apps/{app_id}/jobs", json={"inputs": [{"name": "x"}], "callback_url": target},
+                        headers=user.raw)
+        assert r.status_code == 400 and words in r.get_json()["message"], (target, r.get_json())
+        r = client.post("/v1/apps", json={"name": "x", "type": "hello", "callback_url": target}, headers=user.bearer)
+        assert r.status_code == 400 and r.get_json()["errors"][0]["name"] == "callback_url", r.get_json()
+        r = client.post("/v1/jobs", json={"type": "hello", "params": {"name": "x"}, "callback_url": target},
+                        headers=user.bearer)
+        assert r.status_code == 400 and r.get_json()["errors"][0]["name"] == "callback_url", r.get_json()
+        r = client.put("/v1/webhook", json={"default_callback_url": target}, headers=user.bearer)
+        assert r.status_code == 400, r.get_json()
+    assert count(client, user, app_id) == 0
+    assert client.get("/v1/apps", headers=user.bearer).get_json()["apps"][0]["app_id"] == app_id
+
+
+def test_callback_succeeded_is_null_without_a_callback(client, user, receiver):
+    app_id = make_app(client, user)
+    [plain] = submit(client, user, app_id, [{"name": "plain"}])
+    [called] = submit(client, user, app_id, [{"name": "called"}], callback_url=receiver.plan("/succeeded-cb"))
+    assert job_when(client, user, plain["job_id"])["callback_succeeded"] is None
+    assert job_when(client, user, called["job_id"], callback_succeeded=True)["output"] == "Hello called"
 
 
 def test_client_list_parameters(client, user):
@@ -308,11 +380,11 @@ def test_hostile_inputs_file(client, user, receiver, settings):
 
 def test_canonical_apps_api(client, user, make_account):
     r = client.post("/v1/apps", json={"name": "pics", "type": "hello", "params": {"name": "default"},
-                                      "input_map": {"data_url": "name"}, "callback_url": "ops@example.com"},
+                                      "input_map": {"data_url": "name"}, "callback_url": "https://hooks.example.com/ops"},
                     headers=user.bearer)
     assert r.status_code == 201, r.get_json()
     app = r.get_json()
-    assert re.fullmatch(r"[0-9A-F]{32}", app["app_id"]) and app["callback_url"] == "ops@example.com"
+    assert re.fullmatch(r"[0-9A-F]{32}", app["app_id"]) and app["callback_url"] == "https://hooks.example.com/ops"
     assert client.get(f"/v1/apps/{app['app_id'].lower()}", headers=user.bearer).get_json() == app
     assert app["app_id"] in [a["app_id"] for a in client.get("/v1/apps", headers=user.bearer).get_json()["apps"]]
     for bad, name in (({"type": "nope"}, "type"), ({"params": {"name": 5}}, "params.name"),
@@ -320,8 +392,8 @@ def test_canonical_apps_api(client, user, make_account):
                       ({"name": ""}, "name"), ({"colour": "red"}, "colour")):
         r = client.post("/v1/apps", json={"name": "x", "type": "hello", **bad}, headers=user.bearer)
         assert r.status_code == 400 and any(e["name"].startswith(name) for e in r.get_json()["errors"]), r.get_json()
-    [job] = submit(client, user, app["app_id"], [{"data_url": "pic.png"}], callback_url="someone@example.com")
-    assert job["input"] == {"data_url": "pic.png"} and job["callback_url"] == "someone@example.com"
+    [job] = submit(client, user, app["app_id"], [{"data_url": "pic.png"}], callback_url="https://hooks.example.com/x")
+    assert job["input"] == {"data_url": "pic.png"} and job["callback_url"] == "https://hooks.example.com/x"
     assert job_when(client, user, job["job_id"])["output"] == "Hello pic.png"  # data_url → name
     _other, other_key = make_account()
     assert client.get(f"/v1/apps/{app['app_id']}", headers={"Authorization": f"Bearer {other_key}"}).status_code == 404

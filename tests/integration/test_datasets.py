@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from datetime import datetime
 
 import pytest
 
+from shared import rdf
+from shared.datasets import DatasetService
 from tests.conftest import wait_until
 from tests.support.datasets import NT, make_dataset, nt, reset_held_running, rows_by_generation
 
@@ -68,12 +71,12 @@ def test_create_load_read_page_and_delete_a_pattern(client, auth):
     assert code in [d["code"] for d in client.get("/v1/datasets", headers=auth).get_json()]
 
 
-def test_turtle_and_bad_input_store_nothing(client, auth, app):
+def test_turtle_and_bad_input_store_nothing(client, auth, app, runtime):
     code = make_dataset(client, auth, triples=3)
     ttl = b'@prefix ex: <http://example.org/> .\nex:apollo ex:crew "Armstrong", "Aldrin" .\n'
     r = client.post(f"/v1/datasets/{code}/triples", data=ttl, headers={**auth, "Content-Type": "text/turtle"})
     assert r.get_json()["added"] == 2
-    bad = nt(2000) + "<http://example.org/s> <http://example.org/p> oops .\n"  # the COPY path, failing late
+    bad = nt(2000) + "<http://example.org/s> <http://example.org/p> oops .\n"  # the staged path, failing late
     r = client.post(f"/v1/datasets/{code}/triples", data=bad, headers={**auth, **NT})
     assert r.status_code == 400 and r.get_json()["message"].startswith("line 2001: not an N-Triples statement")
     r = client.post(f"/v1/datasets/{code}/triples", data=b"<http://s> <http://p> .\n", headers={**auth, **NT})
@@ -82,12 +85,21 @@ def test_turtle_and_bad_input_store_nothing(client, auth, app):
     assert r.status_code == 400 and "not valid Turtle" in r.get_json()["message"]
     r = client.post(f"/v1/datasets/{code}/triples", data=b'{"s": 1}', headers={**auth, "Content-Type": "application/json"})
     assert r.status_code == 415
+    # N-Triples streams in, up to its own limit; Turtle is parsed in memory, up to the JSON
+    # one, and a bigger text/turtle body is streamed as N-Triples (pytassium's .nt files).
     big = b"#" * (app.config["MAX_CONTENT_LENGTH"] + 1)
-    assert client.post(f"/v1/datasets/{code}/triples", data=big, headers={**auth, **NT}).status_code == 413
+    assert client.post(f"/v1/datasets/{code}/triples", data=big, headers={**auth, **NT}).get_json()["added"] == 0
+    assert client.post(f"/v1/datasets/{code}/triples", data=big, headers={**auth, "Content-Type": "text/turtle"}
+                       ).get_json()["added"] == 0
+    big_ttl = b"@prefix ex: <http://example.org/> .\n" + big
+    r = client.post(f"/v1/datasets/{code}/triples", data=big_ttl, headers={**auth, "Content-Type": "text/turtle"})
+    assert r.status_code == 400 and r.get_json()["message"].startswith("line 1: not an N-Triples statement")
+    huge = b"#" * (runtime.settings.max_load_bytes + 1)
+    assert client.post(f"/v1/datasets/{code}/triples", data=huge, headers={**auth, **NT}).status_code == 413
     assert client.get(f"/v1/datasets/{code}", headers=auth).get_json()["triples"] == 5
 
 
-def test_bulk_load_through_copy_counts_and_compacts(client, auth, runtime):
+def test_bulk_load_through_staging_counts_and_compacts(client, auth, runtime):
     code = make_dataset(client, auth, triples=5000)
     for i in range(70):  # many small writes: counted by deltas, folded into one by a count
         client.post(f"/v1/datasets/{code}/triples", data=f"<http://x/{i}> <http://p> <http://o> .\n", headers={**auth, **NT})
@@ -266,3 +278,32 @@ def test_swap_is_one_step_and_reclaim_walks_old_rows_in_batches(client, auth, ma
         assert service.reclaim(ds["id"], batch=100) == 1050
     assert rows_by_generation(runtime.settings, code) == {}
     assert service.swap(ds["id"], str(job["public_id"])) is None  # a job no longer running swaps nothing
+
+
+@pytest.mark.parametrize("size", [10, 3000])  # the small path, and the spooled, staged one
+def test_a_reset_does_not_wait_for_an_upload_in_flight(client, auth, runtime, make_account, size):
+    """A client that sends part of its body and stalls holds no lock and no connection."""
+    account, key = make_account()
+    auth = {"Authorization": f"Bearer {key}"}
+    code = make_dataset(client, auth, triples=4)
+    reached, release = threading.Event(), threading.Event()
+
+    def body():  # what the request's parser yields: some triples, then a stalled client
+        yield from rdf.read(io.BytesIO(nt(size, "http://example.org/a").encode()), "nt")
+        reached.set()
+        assert release.wait(120)
+        yield from rdf.read(io.BytesIO(nt(10, "http://example.org/b").encode()), "nt")
+
+    outcome = {}
+    loader = threading.Thread(target=lambda: outcome.update(DatasetService(runtime.db).load(account, code, body())))
+    loader.start()
+    try:
+        assert reached.wait(60)
+        job = run_job(client, auth, code, "reset")
+        wait_job(client, auth, job["id"])  # swapped while the upload is still open
+        assert loader.is_alive()
+    finally:
+        release.set()
+        loader.join(120)
+    assert outcome["added"] == size + 10 and outcome["generation"] == 2
+    assert client.get(f"/v1/datasets/{code}", headers=auth).get_json()["triples"] == size + 10

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import http.client
 import json
+import sys
 import time
+import types
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import rdflib
+from rdflib.term import Literal, URIRef
 
 from tests.conftest import wait_until
-from tests.support.datasets import make_dataset, reset_held_running
-from tests.support.server import gunicorn as serve
+from tests.support.datasets import NT, make_dataset, nt, reset_held_running
+from tests.support.web import gunicorn_server, request
 
 pytestmark = pytest.mark.usefixtures("engine")
 FORM = "application/x-www-form-urlencoded"
+VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
 
 
 @pytest.fixture
@@ -152,20 +156,10 @@ def test_only_the_owner_may_use_the_api(client, owner, make_account):
 # -- through the real server: gunicorn drops underscore headers unless told not to ----------------
 
 
-@pytest.fixture
-def gunicorn(settings, tmp_path):
-    with serve(settings, tmp_path / "gunicorn.log") as port:
+@pytest.fixture(scope="module")
+def gunicorn(settings, tmp_path_factory):
+    with gunicorn_server(settings, tmp_path_factory.mktemp("kasabi") / "gunicorn.log") as port:
         yield port
-
-
-def request(port: int, method: str, path: str, headers: dict | None = None, body: str | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, dict(r.getheaders()), r.read().decode()
-    finally:
-        conn.close()
 
 
 def test_x_kasabi_apikey_header_through_gunicorn(gunicorn, owner):
@@ -185,3 +179,70 @@ def test_x_kasabi_apikey_header_through_gunicorn(gunicorn, owner):
     assert status == 200 and json.loads(body)["storageMode"] == "read-write"
     status, _h, body = request(gunicorn, "GET", f"/kasabi/api/{code}/status")
     assert status == 401 and "API key" in body
+
+
+# -- loads through the real server (gevent + psycogreen: no COPY), and pytassium itself -----------
+
+
+def test_loads_of_a_thousand_triples_and_more_through_gunicorn(gunicorn, owner):
+    _account, key, code = owner
+    bearer = {"Authorization": f"Bearer {key['X_KASABI_APIKEY']}"}
+    for n, path, headers in ((999, f"/v1/datasets/{code}/triples", {**bearer, **NT}),
+                             (1000, f"/v1/datasets/{code}/triples", {**bearer, **NT}),
+                             (12345, f"/v1/datasets/{code}/triples", {**bearer, **NT}),
+                             (2500, f"/kasabi/dataset/{code}/store", {**key, "Content-Type": "text/turtle"})):
+        status, _h, body = request(gunicorn, "POST", path, headers, nt(n, f"http://example.org/{n}"))
+        assert status == 200 and json.loads(body)["added"] == n, (n, status, body)
+    status, _h, body = request(gunicorn, "GET", f"/v1/datasets/{code}", bearer)
+    assert json.loads(body)["triples"] == 4 + 999 + 1000 + 12345 + 2500
+    bad = nt(3000) + "<http://example.org/s> oops .\n"
+    status, _h, body = request(gunicorn, "POST", f"/kasabi/dataset/{code}/store", {**key, **NT}, bad)
+    assert status == 400 and body.startswith("line 3001: not an N-Triples statement")
+    status, _h, body = request(gunicorn, "GET", f"/v1/datasets/{code}", bearer)
+    assert json.loads(body)["triples"] == 4 + 999 + 1000 + 12345 + 2500
+
+
+def pytassium_module():
+    """pytassium 0.2.8 as published: Python 2 code whose calls used here run on Python 3 once its
+    module-level ``import StringIO`` (never used by them) resolves."""
+    sys.modules.setdefault("StringIO", types.ModuleType("StringIO"))
+    import pytassium
+
+    return pytassium
+
+
+def test_pytassium_drives_a_dataset_end_to_end(gunicorn, owner, tmp_path, settings):
+    pytassium = pytassium_module()
+    _account, key, code = owner
+    ds = pytassium.Dataset(code, key["X_KASABI_APIKEY"])
+    ds.uri = f"http://127.0.0.1:{gunicorn}/kasabi/dataset/{code}"  # instead of data.kasabi.com
+    response, status = ds.status()
+    assert response.status == 200 and status == {"status": "draft", "storageMode": "read-write"}
+    assert set(ds.api_map) == {"status", "jobs", "update"}
+    triple = (URIRef("http://example.org/apollo"), URIRef("http://example.org/crew"), Literal("Aldrin", lang="en"))
+    assert (URIRef(ds.uri), VOID.triples, Literal(4)) in ds.meta
+    response, _body = ds.store_data('<http://example.org/apollo> <http://example.org/crew> "Armstrong"@en .\n')
+    assert response.status == 200
+    graph = rdflib.Graph()
+    graph.add(triple)
+    assert ds.store_graph(graph)[0].status == 200
+    path = tmp_path / "data.nt"
+    path.write_text(nt(1200, "http://example.org/file"))
+    assert ds.store_file(str(path))[0].status == 200
+    bearer = {"Authorization": f"Bearer {key['X_KASABI_APIKEY']}"}
+    assert json.loads(request(gunicorn, "GET", f"/v1/datasets/{code}", bearer)[2])["triples"] == 4 + 2 + 1200
+    many = settings.max_body_bytes // 60  # a .nt file bigger than a Turtle body may be: streamed
+    path.write_text(nt(many, "http://example.org/big"))
+    assert path.stat().st_size > settings.max_body_bytes and ds.store_file(str(path))[0].status == 200
+    assert json.loads(request(gunicorn, "GET", f"/v1/datasets/{code}", bearer)[2])["triples"] == 4 + 2 + 1200 + many
+    response, job_uri = ds.schedule_reset()
+    assert response.status == 202 and job_uri.startswith(f"{ds.uri}/jobs/")
+    wait_until(lambda: ds.job_status(job_uri)[1]["status"] == "succeeded", timeout=60, interval=0.2)
+    assert json.loads(request(gunicorn, "GET", f"/v1/datasets/{code}", bearer)[2])["triples"] == 0
+    with pytest.raises(pytassium.PytassiumError, match="sparql"):
+        ds.select("SELECT * WHERE { ?s ?p ?o }")
+    assert request(gunicorn, "GET", f"/kasabi/dataset/{code}.ttl", {"X_KASABI_APIKEY": "not-a-key"})[0] == 401
+    stranger = pytassium.Dataset(code, "not-a-key")
+    stranger.uri = ds.uri
+    with pytest.raises(pytassium.PytassiumError, match="status api"):  # no description: no APIs
+        stranger.status()

@@ -11,7 +11,7 @@ import socket
 import pytest
 
 from tests.support.net import free_port, wait_until
-from tests.support.server import gunicorn
+from tests.support.web import gunicorn_server as gunicorn
 
 
 @pytest.fixture

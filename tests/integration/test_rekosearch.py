@@ -9,6 +9,7 @@ import re
 import threading
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from shared.media import MediaService, Upload
 from tests.conftest import wait_until
 from tests.support import media
 from tests.support.media import REKO, fetch, upload
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -210,6 +212,17 @@ def test_another_accounts_job_does_not_exist(client, make_account):
     assert client.get(f"{REKO}/jobs/list", headers={"Authorization": other}).get_json() == {"jobs": []}
 
 
+def test_job_ids_say_nothing_of_other_accounts_volume(client, make_account):
+    """Ids are drawn at random (below 2**53, exact in JavaScript), not from a global sequence."""
+    (_a, one), (_b, two) = make_account(), make_account()
+    ids = [upload(client, key, [("p.png", media.png())], name=f"n{i}").get_json()["job_id"]
+           for i, key in enumerate((one, two, one, two, one))]
+    assert len(set(ids)) == 5 and all(0 < i < 2**53 for i in ids)
+    assert max(ids) - min(ids) > 10**6, ids  # not a sequence: no count of jobs between two ids
+    listed = client.get(f"{REKO}/jobs/list", headers={"Authorization": one}).get_json()["jobs"]
+    assert [j["job_id"] for j in listed] == [ids[4], ids[2], ids[0]]  # newest first, as before
+
+
 def test_unauthorized_in_the_documented_form(client, account):
     _acct, key = account
     requests = [("get", "jobs/get?job-id=1"), ("get", "jobs/list"), ("get", "jobs/get-object-url?job-id=1&object-uuid=a"),
@@ -279,7 +292,28 @@ def test_not_multipart_and_oversized_uploads(client, account, settings):
         "message": f"Request body too large (limit {settings.max_body_bytes} bytes)."}
 
 
-def test_send_email_records_the_address_and_queues_the_email(client, make_account, runtime):
+def test_send_email_without_an_smtp_server_is_refused(client, make_account, runtime):
+    acct, key = make_account()
+    r = upload(client, key, [("p.png", media.png())], send_email="?1", email="me@example.com")
+    assert (r.status_code, r.get_json()) == (400, {
+        "message": "Send-Email: ?1, but this server sends no email (no SMTP server configured)",
+        "affected_query_parameter": "Send-Email: ?1|?0"})
+    assert runtime.db.one("usage", account_id=acct.id, default=0)["media_jobs"] == 0
+
+
+@pytest.fixture
+def mailing_client(settings):
+    """An API whose settings name an SMTP server (the session's worker still has none)."""
+    from api.app import create_app
+    from shared.runtime import Runtime
+
+    rt = Runtime.build(replace(settings, smtp_host="127.0.0.1", smtp_port=free_port()))
+    yield create_app(runtime=rt).test_client()
+    rt.db.close()
+
+
+def test_send_email_records_the_address_and_queues_the_email(mailing_client, make_account, runtime):
+    client = mailing_client
     _acct, key = make_account()
     r = upload(client, key, [("p.png", media.png())], send_email="?1", email="me@example.com")
     job_id = r.get_json()["job_id"]
@@ -292,7 +326,7 @@ def test_send_email_records_the_address_and_queues_the_email(client, make_accoun
     assert delivery["target"] == "me@example.com"
     assert json.loads(delivery["body"])["job_id"] == job_id and json.loads(delivery["body"])["processed"] == 1
 
-    def attempted():  # the callbacks worker sends it (the test settings configure no SMTP server)
+    def attempted():  # the callbacks worker sends it (the worker's settings configure no SMTP server)
         with runtime.db.transaction() as cur:
             cur.execute("SELECT d.state, d.last_error FROM deliveries d JOIN media_objects o ON o.job_id = d.job_id"
                         " WHERE o.media_job_id = %(id)s", {"id": job_id})

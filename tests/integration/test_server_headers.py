@@ -9,39 +9,19 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.support.net import free_port, wait_until
+from shared.settings import Settings
+from tests.support.web import gunicorn_server
 
 
 @pytest.fixture(scope="module")
 def echo(tmp_path_factory):
     """gunicorn with the production config, serving an app that echoes the HTTP_* environ."""
-    port = free_port()
     log = tmp_path_factory.mktemp("echo") / "gunicorn.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "WEB_CONCURRENCY": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf",
-                             "-b", f"127.0.0.1:{port}", "tests.support.echo_environ:app"],
-                            cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    try:
-        wait_until(lambda: _up(port), timeout=60, interval=0.2)
+    with gunicorn_server(Settings(), log, app="tests.support.echo_environ:app") as port:
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(20)
-
-
-def _up(port: int) -> bool:
-    try:
-        return environ(port, []) is not None
-    except OSError:
-        return False
 
 
 def environ(port: int, headers: list[tuple[str, str]]) -> dict[str, str]:

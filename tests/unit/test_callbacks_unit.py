@@ -122,8 +122,10 @@ def test_render_job_as_documented():
     assert list(done) == ["job_id", "completed_at", "created_at", "callback_url", "app_id", "status",
                           "callback_succeeded", "input", "output", "metadata"]
     assert done["completed_at"] == "2016-06-23T09:10:02.798Z" and done["output"] == {"category": "dog"}
-    failed = render_job(job_row("failed", error="boom", finished_at=NOW))
+    failed = render_job(job_row("failed", error="boom", finished_at=NOW, callback_succeeded=False))
     assert failed["status"] == "error" and failed["error"] == "boom" and failed["callback_succeeded"] is False
+    quiet = render_job(job_row("succeeded", finished_at=NOW, callback_url=None))  # no callback: null, not false
+    assert quiet["callback_succeeded"] is None
     canceled = render_job(job_row("canceled", finished_at=NOW))
     assert "completed_at" not in canceled and "output" not in canceled
     assert render_job(job_row("queued", input=None))["input"] == {"name": "x"}  # a job made outside an app

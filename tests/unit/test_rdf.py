@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared import rdf
-from shared.datasets import _copy_field, _CopySource, decode_cursor, encode_cursor
+from shared import datasets, rdf
+from shared.datasets import decode_cursor, encode_cursor
 from shared.errors import BadRequest
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -148,17 +148,16 @@ def test_parse_term():
             rdf.parse_term(bad, where)
 
 
-def test_copy_rows_escape_backslashes_and_tabs():
-    assert _copy_field('"a\tb\\"c"') == '"a\\tb\\\\"c"'
-    source = _CopySource(iter([("<http://s>", "<http://p>", '"x"')] * 3))
-    assert source.read(10) == b'<http://s>\t<http://p>\t"x"\n'
-    assert source.read() == b'<http://s>\t<http://p>\t"x"\n' * 2 and source.read() == b""
-    assert source.count == 3
-
-
-def test_copy_source_keeps_the_syntax_error():
-    source = _CopySource(iter(rdf.read(io.BytesIO(b"<http://s> <http://p> <http://o> .\nbad\n"), "nt")))
-    assert source.read() == b"" and isinstance(source.error, rdf.RDFSyntaxError)
+def test_spool_gives_tab_separated_lines_in_chunks(monkeypatch):
+    monkeypatch.setattr(datasets, "STAGE_CHUNK", 3)
+    triples = [(f"<http://s{i}>", "<http://p>", '"x\\ty"') for i in range(7)]
+    with datasets._spool(iter(triples)) as (chunks, n):
+        got = list(chunks)
+    assert n == 7 and [c.count("\n") for c in got] == [3, 3, 1]
+    assert [tuple(line.split("\t")) for line in "".join(got).splitlines()] == triples
+    with pytest.raises(BadRequest, match="raw tab"), datasets._spool(iter([("<a:s>", "<a:p>", '"a\tb"')])):
+        pass
+    assert datasets._columns(triples[:1]) == {"s": ["<http://s0>"], "p": ["<http://p>"], "o": ['"x\\ty"']}
 
 
 def test_cursor_round_trip():
