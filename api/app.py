@@ -6,7 +6,7 @@ import time
 
 from flask import Flask, g, request
 
-from api import apps, datasets, dialects, errors, files, jobs, ops, uploads, usage
+from api import apps, datasets, dialects, errors, files, hostile, jobs, ops, uploads, usage
 from api.waiter import Waiter
 from shared.metrics import HTTP_SECONDS
 from shared.runtime import Runtime
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     dialects.init_app(app, api)
     app.register_blueprint(ops.blp)
     errors.init_app(app)  # after Api(), so these handlers replace flask-smorest's
+    hostile.init_app(app)
     _time_requests(app)
     return app
 
