@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 #: Dragon's ``GET /v1/status?tasks=K&tasks=K2...`` fits ``MAX_GET_TASK_KEYS`` keys.
 MAX_REQUEST_LINE = 8000
 MAX_GET_TASK_KEYS = 200
+#: Set in the environ by api/gunicorn_worker.py for a line gunicorn itself refused as too long.
+TOO_LONG = "jobline.request_line_too_long"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -72,7 +74,7 @@ def _request_id() -> str:
 def _check_request() -> None:
     """Runs before every view (app-level, so before each blueprint's authentication)."""
     line = len(request.method) + 1 + len(request.environ.get("RAW_URI") or request.full_path)
-    if line > MAX_REQUEST_LINE:
+    if line > MAX_REQUEST_LINE or request.environ.get(TOO_LONG):
         hint = ""
         if request.path.startswith("/dragon/"):
             hint = (f"; status by GET takes up to {MAX_GET_TASK_KEYS} task keys, "

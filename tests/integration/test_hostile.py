@@ -6,6 +6,7 @@ route of the route table."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import uuid
@@ -428,3 +429,33 @@ def test_a_value_postgresql_refuses_fails_only_its_own_request(runtime, make_acc
     for i in range(1, len(accounts)):
         assert isinstance(results[i], list) and len(results[i]) == 3, results[i]
     assert runtime.store.list(accounts[0].id, limit=10) == []
+
+
+# -- through the real server: lines longer than gunicorn's limit ------------------------------
+
+
+def test_over_long_request_lines_through_gunicorn_answer_in_each_surfaces_format(settings, tmp_path, world):
+    """gunicorn refuses lines over 8190 bytes itself; its worker hands them to the app, so a
+    Dragon client reads Dragon's JSON and a Kasabi client plain text, never an HTML page."""
+    from api import gunicorn_worker, hostile
+    from tests.integration.test_kasabi import gunicorn, request
+
+    assert gunicorn_worker.TOO_LONG == hostile.TOO_LONG
+    with contextlib.contextmanager(gunicorn.__wrapped__)(settings, tmp_path) as port:
+        auth = {"Authorization": world.auth["Authorization"]}
+        keys = "&".join([f"tasks={world.task}"] * 400)  # ~13 kB: beyond gunicorn's limit
+        for path, check in [(f"/dragon/v1/status?{keys}", dragon), ("/v1/jobs?type=" + "a" * 10_000, canonical),
+                            ("/canotic/jobs?x=" + "a" * 10_000, canotic), ("/phyloviz/taxa?x=" + "a" * 10_000, phyloviz),
+                            ("/rekosearch/api/v1/jobs/list?x=" + "a" * 10_000, rekosearch),
+                            (f"/kasabi/api/{world.code}/status?x=" + "a" * 10_000, kasabi)]:
+            status, headers, body = request(port, "GET", path, auth)
+            response = SimpleNamespace(status_code=status, mimetype=headers["Content-Type"].split(";")[0],
+                                       get_json=lambda silent=False, b=body: json.loads(b),
+                                       get_data=lambda as_text=False, b=body: b)
+            assert status == 414 and check(response), (path[:40], status, body[:200])
+        # between the app's limit and gunicorn's: the app's own check
+        status, _h, body = request(port, "GET", "/dragon/v1/status?" + "&".join([f"tasks={world.task}"] * 245), auth)  # 8,106 bytes
+        assert status == 414 and json.loads(body)["status"] == "error", body[:200]
+        status, _h, body = request(port, "GET", "/dragon/v1/status?" + "&".join(
+            [f"tasks={world.task}"] * hostile.MAX_GET_TASK_KEYS), auth)
+        assert status == 200 and len(json.loads(body)) == hostile.MAX_GET_TASK_KEYS
