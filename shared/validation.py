@@ -31,7 +31,10 @@ MIN_INT = -(2**63)
 _BAD_CHAR = re.compile("[\x00\ud800-\udfff]")
 #: JSON escapes that can produce one of those; raw bytes cannot (strict JSON and UTF-8 refuse them).
 _BAD_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
-_BRACKETS = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{}]')
+#: Every digit → ``0``, anything else → space: a run of 19 zeros is a long number.
+_DIGITS = bytes.maketrans(bytes(range(256)), bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256)))
+_STRING = re.compile(rb'"[^"]*+"')
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -124,22 +127,30 @@ def loads(data: str | bytes | bytearray) -> Any:
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
         _check_depth(raw)
-    value = json.loads(data, parse_constant=_no_constant, parse_float=_float, parse_int=_int)
+    # The integer hook costs a Python call per integer: only when one has 19 digits or more.
+    numbers = {"parse_int": _int} if b"0" * 19 in raw.translate(_DIGITS) else {}
+    try:
+        value = json.loads(data, parse_constant=_no_constant, parse_float=_float, **numbers)
+    except RecursionError:
+        raise Invalid(f"the JSON document is nested deeper than {MAX_DEPTH} levels") from None
     if _BAD_ESCAPE.search(raw) or isinstance(data, str) and _BAD_CHAR.search(data):
         check_value(value)
     return value
 
 
 def _check_depth(raw: bytes) -> None:
-    depth = 0
-    for m in _BRACKETS.finditer(raw):
-        token = m.group()
-        if token in (b"[", b"{"):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise Invalid(f"the JSON document is nested deeper than {MAX_DEPTH} levels")
-        elif token in (b"]", b"}"):
-            depth -= 1
+    """Peel innermost ``[]`` / ``{}`` pairs off the document's brackets (strings removed),
+    one level per pass, in C: a document still holding brackets after ``MAX_DEPTH`` passes
+    is nested deeper (unbalanced ones are left for ``json.loads`` to name)."""
+    # Escaped backslashes, then escaped quotes, go first: every quote left delimits a string.
+    plain = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    brackets = _STRING.sub(b"", plain)
+    for _ in range(MAX_DEPTH):
+        peeled = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if not peeled or peeled == brackets:
+            return
+        brackets = peeled
+    raise Invalid(f"the JSON document is nested deeper than {MAX_DEPTH} levels")
 
 
 # -- ids and times -------------------------------------------------------------------------
