@@ -459,3 +459,29 @@ def test_over_long_request_lines_through_gunicorn_answer_in_each_surfaces_format
         status, _h, body = request(port, "GET", "/dragon/v1/status?" + "&".join(
             [f"tasks={world.task}"] * hostile.MAX_GET_TASK_KEYS), auth)
         assert status == 200 and len(json.loads(body)) == hostile.MAX_GET_TASK_KEYS
+
+
+# -- what still escapes a view ------------------------------------------------------------------
+
+
+def test_an_error_that_escapes_a_view_is_rendered_by_its_surface_with_a_request_id(runtime, caplog):
+    """A bug is a 500 in the surface's format whose body (and X-Request-Id header) names the
+    request id that the log line names; a value PostgreSQL refuses (a DataError) is the client's 400."""
+    from api.app import create_app
+
+    app = create_app(runtime=runtime)
+    for prefix in FORMATS:
+        app.add_url_rule(f"{prefix}/test-boom", f"boom{prefix}", lambda: 1 / 0)
+        app.add_url_rule(f"{prefix}/test-refused", f"refused{prefix}",
+                         lambda: runtime.db.one("get_job", account_id=0, public_id="not-a-uuid"))
+    client = app.test_client()
+    for prefix, check in FORMATS.items():
+        caplog.clear()
+        r = client.get(f"{prefix}/test-boom", headers={"X-Request-Id": f"req-{prefix[1:]}"})
+        assert r.status_code == 500 and check(r), (prefix, r.get_data(as_text=True))
+        assert r.headers["X-Request-Id"] == f"req-{prefix[1:]}"
+        if prefix != "/rekosearch":  # its document fixes the 500 body: {"message": "Internal server failure"}
+            assert f"req-{prefix[1:]}" in r.get_data(as_text=True)
+        assert any(f"req-{prefix[1:]}" in rec.getMessage() and rec.exc_info for rec in caplog.records)
+        r = client.get(f"{prefix}/test-refused")
+        assert r.status_code == 400 and check(r), (prefix, r.get_data(as_text=True))
