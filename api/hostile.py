@@ -97,8 +97,9 @@ def _too_long(error: _TooLong) -> Response:
 
 
 def _invalid(error: Invalid) -> Response:
+    location = "json" if request.path.startswith("/v1/") else "body"
     return render(400, f"The request is not valid: {error}",
-                  [{"name": error.where or "body", "location": "json", "description": error.message}])
+                  [{"name": error.where or "body", "location": location, "description": error.message}])
 
 
 def _data_error(error: psycopg2.DataError) -> Response:

@@ -29,7 +29,7 @@ from shared.errors import BadRequest
 from shared.jobs import JobSpec
 from shared.runtime import Runtime
 from shared.states import TERMINAL
-from shared.validation import check_int
+from shared.validation import Invalid, check_int
 
 blp = Blueprint("jobs", __name__, url_prefix="/v1", description="Jobs: create, follow, cancel, restart, delete.")
 JOB = JobOut()
@@ -46,7 +46,7 @@ def _uncursor(cursor: str) -> int:
         if not raw.startswith("j"):
             raise ValueError
         return check_int(int(raw[1:]))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, Invalid, binascii.Error, UnicodeDecodeError):
         raise BadRequest("invalid cursor", errors=[{"name": "cursor", "location": "query",
                                                     "description": "Not a cursor returned by this API."}]) from None
 
@@ -148,7 +148,7 @@ def events(job_id):
         return rt.store.events(job["id"])
     try:
         after = check_int(int(request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or 0))
-    except ValueError:
+    except (ValueError, Invalid):
         raise BadRequest("Last-Event-ID must be an event id") from None
     return Response(stream_with_context(_sse(rt, job["id"], after)), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -38,8 +38,12 @@ _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-class Invalid(ValueError):
-    """A value no surface accepts; ``where`` names it (``params.name``, ``jobs.0.metadata``)."""
+class Invalid(Exception):
+    """A value no surface accepts; ``where`` names it (``params.name``, ``jobs.0.metadata``).
+
+    Not a ``ValueError``: code that reads a body with ``get_json(silent=True)`` would swallow
+    it as "not JSON"; instead it reaches the API's handler, which names the value.
+    """
 
     def __init__(self, message: str, where: str = "") -> None:
         super().__init__(f"{where}: {message}" if where else message)
@@ -122,7 +126,8 @@ def _int(text: str) -> int:
 def loads(data: str | bytes | bytearray) -> Any:
     """``json.loads``, refusing what PostgreSQL or Python's recursion cannot take.
 
-    Raises ``ValueError`` (``json.JSONDecodeError``, ``UnicodeDecodeError`` or ``Invalid``).
+    Raises ``ValueError`` (``json.JSONDecodeError``, ``UnicodeDecodeError``) for what is not
+    JSON, ``Invalid`` for JSON that no surface accepts.
     """
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:

@@ -102,6 +102,8 @@ def _create_body() -> dict[str, Any]:
                 value = loads(value)
             except ValueError as exc:
                 raise _bad(key, f"is not valid JSON: {exc}") from None
+            except Invalid as exc:
+                raise _bad(f"{key}.{exc.where}" if exc.where else key, exc.message) from None
         if name in out and out[name] != value:
             raise _bad(key, f"given twice with different values ({name})")
         out[name] = value

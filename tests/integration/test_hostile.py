@@ -395,6 +395,23 @@ def test_extreme_times_within_range_are_kept_and_shown_with_four_digit_years(cli
     assert job["startTime"] == "0001-01-01T00:00:00Z"
 
 
+@pytest.mark.parametrize(("path", "body", "named"), [
+    ("/v1/jobs", {"jobs": [HELLO, HELLO, {"type": "hello", "params": {"name": f"b{NUL}"}}]}, "jobs.2.params.name"),
+    ("/v1/jobs", {"jobs": [HELLO, {**HELLO, "start_at": "9999-12-31T23:59:59-01:00"}]}, "jobs.1.start_at"),
+    ("/v1/jobs", {"jobs": [HELLO, {**HELLO, "metadata": {"k": [1, NUL]}}]}, "jobs.1.metadata.k.1"),
+    ("/dragon/v1/create", {"tasks": [{"task_name": "hello", "name": "a"}, {"task_name": "hello", "name": f"b{NUL}"}]},
+     "tasks.1.name"),
+    ("/canotic/apps/{w.app}/jobs", {"inputs": [{"name": "a"}, {"name": f"b{NUL}"}]}, "inputs.1.name"),
+    ("/canotic/apps/{w.app}/jobs", {"inputs": json.dumps([{"name": "a"}, {"name": f"b{NUL}"}])}, "inputs.1.name"),
+    ("/phyloviz/projects", {"name": "p", "visibility": "private", "description": "", "users": [f"u{NUL}"]}, "users.0"),
+])
+def test_a_batch_with_one_bad_item_names_it(client, world, path, body, named):
+    before = snapshot(world)
+    r = client.post(path.format(w=world), data=json.dumps(body), content_type="application/json", headers=world.auth)
+    assert r.status_code == 400 and named in r.get_data(as_text=True), r.get_data(as_text=True)
+    assert snapshot(world) == before
+
+
 def test_upper_case_ids_name_the_same_job(client, world):
     r = client.get(f"/v1/jobs/{world.job.upper()}", headers=world.auth)
     assert r.status_code == 200 and r.get_json()["id"] == world.job

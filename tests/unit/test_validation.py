@@ -18,10 +18,16 @@ from shared import validation as v
     "[" * 10_000, "[" * 65 + "]" * 65, '{"a":' * 70 + "1" + "}" * 70,
 ])
 def test_refused(text):
-    with pytest.raises(ValueError):
+    with pytest.raises(v.Invalid):
         v.loads(text.encode())
-    with pytest.raises(ValueError):
+    with pytest.raises(v.Invalid):
         v.loads(text)
+
+
+def test_what_is_not_json_stays_a_value_error():
+    for text in ("[1,", "{'a': 1}", "", "[1] x"):
+        with pytest.raises(ValueError):
+            v.loads(text)
 
 
 @pytest.mark.parametrize("value", [
