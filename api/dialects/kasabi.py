@@ -63,7 +63,7 @@ def _params() -> dict[str, Any]:
     try:
         body = loads(raw)
     except ValueError:
-        raise BadRequest("the body is neither form parameters nor a JSON object (without NaN, NUL or deep nesting)") from None
+        raise BadRequest("the body is neither form parameters nor a JSON object") from None
     if not isinstance(body, dict):
         raise BadRequest("the JSON body must be an object: {\"jobType\": \"reset\"}")
     return body
