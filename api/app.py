@@ -49,8 +49,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     dialects.init_app(app, api)
     app.register_blueprint(ops.blp)
     errors.init_app(app)  # after Api(), so these handlers replace flask-smorest's
-    hostile.init_app(app)
     _time_requests(app)
+    hostile.init_app(app)  # its screen runs after the timer starts: refused requests are measured too
     return app
 
 

@@ -123,7 +123,7 @@ def init_app(app: Flask) -> None:
     app.json = StrictJSONProvider(app)
     app.json.sort_keys = False
     app.request_class = StrictRequest
-    app.before_request_funcs.setdefault(None, []).insert(0, _check_request)
+    app.before_request(_check_request)  # app-level: before every blueprint's own (authentication)
     app.register_error_handler(_TooLong, _too_long)
     app.register_error_handler(Invalid, _invalid)
     app.register_error_handler(psycopg2.DataError, _data_error)
