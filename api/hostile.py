@@ -58,8 +58,8 @@ class StrictRequest(Request):
             _screen(part.filename or "", f"the file name of field {name!r}")
 
 
-def _screen(value: str, where: str) -> None:
-    problem = text_problem(value)
+def _screen(value: str | None, where: str) -> None:
+    problem = text_problem(value) if isinstance(value, str) else None  # a part may have no name
     if problem:
         raise BadRequest(f"{where[:100]} {problem}")
 

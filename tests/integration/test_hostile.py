@@ -502,3 +502,11 @@ def test_an_error_that_escapes_a_view_is_rendered_by_its_surface_with_a_request_
         assert any(f"req-{prefix[1:]}" in rec.getMessage() and rec.exc_info for rec in caplog.records)
         r = client.get(f"{prefix}/test-refused")
         assert r.status_code == 400 and check(r), (prefix, r.get_data(as_text=True))
+
+
+def test_a_multipart_part_without_a_name_is_not_a_500(client, world):
+    """What schemathesis sent: a form part whose Content-Disposition has no name."""
+    body = (b'--B\r\nContent-Disposition: form-data\r\n\r\n{}\r\n'
+            b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\nnot a png\r\n--B--\r\n')
+    r = client.post("/v1/uploads", data=body, content_type="multipart/form-data; boundary=B", headers=world.auth)
+    assert r.status_code < 500, r.get_data(as_text=True)
