@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import io
 import json
+import os
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,7 +23,9 @@ import pytest
 
 from api.dragon.keys import encode
 from api.hostile import MAX_GET_TASK_KEYS
+from tests.conftest import ROOT, wait_until
 from tests.support.datasets import make_dataset
+from tests.support.net import free_port
 from tests.support.phyloviz import Phylo
 
 NUL = "\u0000"
@@ -451,14 +457,50 @@ def test_a_value_postgresql_refuses_fails_only_its_own_request(runtime, make_acc
 # -- through the real server: lines longer than gunicorn's limit ------------------------------
 
 
+def request(port: int, method: str, path: str, headers: dict | None = None) -> tuple[int, dict, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read().decode()
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def gunicorn(settings, tmp_path):
+    """The API under gunicorn with its production configuration (api/gunicorn_conf.py)."""
+    port = free_port()
+    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT), "WEB_CONCURRENCY": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "-b",
+                             f"127.0.0.1:{port}", "api.wsgi:app"], cwd=ROOT, env=env, stderr=subprocess.STDOUT,
+                            stdout=(tmp_path / "gunicorn.log").open("wb"), start_new_session=True)
+
+    def up() -> bool:
+        try:
+            return request(port, "GET", "/healthz")[0] == 200
+        except OSError:
+            return False
+
+    try:
+        wait_until(up, timeout=60, interval=0.2)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def test_over_long_request_lines_through_gunicorn_answer_in_each_surfaces_format(settings, tmp_path, world):
     """gunicorn refuses lines over 8190 bytes itself; its worker hands them to the app, so a
     Dragon client reads Dragon's JSON and a Kasabi client plain text, never an HTML page."""
     from api import gunicorn_worker, hostile
-    from tests.integration.test_kasabi import gunicorn, request
 
     assert gunicorn_worker.TOO_LONG == hostile.TOO_LONG
-    with contextlib.contextmanager(gunicorn.__wrapped__)(settings, tmp_path) as port:
+    with gunicorn(settings, tmp_path) as port:
         auth = {"Authorization": world.auth["Authorization"]}
         keys = "&".join([f"tasks={world.task}"] * 400)  # ~13 kB: beyond gunicorn's limit
         for path, check in [(f"/dragon/v1/status?{keys}", dragon), ("/v1/jobs?type=" + "a" * 10_000, canonical),
