@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.test_hostile import snapshot, surface_format, world  # noqa: F401 - fixture
+from tests.support.hostile import snapshot, surface_format
 
 #: Operations routes and static files take no input worth fuzzing; streams with real keys and
 #: waits would only wait (their inputs are covered by the explicit corpus).
@@ -160,7 +160,7 @@ def routes(app):
 
 
 @pytest.mark.parametrize("surface", ["/v1", "/dragon", "/canotic", "/phyloviz", "/rekosearch", "/kasabi"])
-def test_generated_hostile_requests_never_get_a_5xx(app, world, routes, surface):  # noqa: F811
+def test_generated_hostile_requests_never_get_a_5xx(app, world, routes, surface):
     """On each surface: any of its routes, hostile path segments and query values, random
     JSON or form bodies, and valid bodies with one hostile value hidden somewhere."""
     client = app.test_client()
@@ -181,7 +181,7 @@ def test_generated_hostile_requests_never_get_a_5xx(app, world, routes, surface)
     run()
 
 
-def test_a_nul_in_any_route_is_a_400_in_its_format_and_changes_nothing(app, world, routes):  # noqa: F811
+def test_a_nul_in_any_route_is_a_400_in_its_format_and_changes_nothing(app, world, routes):
     """Whatever else the request holds, a NUL in its path or query is refused before any
     view runs, on every route, old or new."""
     client = app.test_client()
@@ -203,7 +203,7 @@ def test_a_nul_in_any_route_is_a_400_in_its_format_and_changes_nothing(app, worl
 
 
 @pytest.mark.parametrize(("rule", "method"), list(VALID), ids=[f"{m} {r}" for r, m in VALID])
-def test_a_valid_body_with_one_unstorable_value_anywhere_is_a_400_and_changes_nothing(app, world, rule, method):  # noqa: F811
+def test_a_valid_body_with_one_unstorable_value_anywhere_is_a_400_and_changes_nothing(app, world, rule, method):
     """Each creating route's valid body, with a NUL, a lone surrogate, NaN, Infinity, an
     integer beyond 64 bits or deep nesting hidden at any place (a key, a value, a list item):
     refused by the parse, in the surface's format, before anything is written."""
