@@ -77,3 +77,13 @@ def test_marshmallow_fields():
                 {"at": "9999-12-31T23:59:59-01:00"}, {"at": "2030-01-01T00:00:00Z\x00"}):
         with pytest.raises(ma.ValidationError):
             S().load(bad)
+
+
+def test_the_database_adapter_refuses_what_has_no_utc_form():
+    """The last net below the edge: such a time is the client's 400, never an OverflowError."""
+    from shared.db import utc
+    from shared.errors import BadRequest
+
+    with pytest.raises(BadRequest):
+        utc(datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-1))))
+    assert utc(datetime(1, 1, 1, 1, tzinfo=timezone(timedelta(hours=1)))) == datetime(1, 1, 1, tzinfo=UTC)
