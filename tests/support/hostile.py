@@ -74,8 +74,22 @@ def surface_format(path: str):
 # -- the world the requests aim at, and "nothing changed" ------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def world(app, runtime, settings):
+#: How a row of a table with this column belongs to an account (first match wins), so that
+#: the snapshot sees the world's rows only: other tests' jobs run on in the background.
+_OWNERS = [
+    ("account_id", "{c} = %(a)s"),
+    ("created_by", "{c} = %(a)s"),
+    ("job_id", "{c} IN (SELECT id FROM jobs WHERE account_id = %(a)s)"),
+    ("media_job_id", "{c} IN (SELECT id FROM media_jobs WHERE account_id = %(a)s)"),
+    ("delivery_id", "{c} IN (SELECT d.id FROM deliveries d JOIN jobs j ON j.id = d.job_id WHERE j.account_id = %(a)s)"),
+    ("project_id", "{c} IN (SELECT id FROM phylo_projects WHERE account_id = %(a)s)"),
+    ("dataset_id", "{c} IN (SELECT id FROM datasets WHERE account_id = %(a)s)"),
+]
+_PHYLO_DATASET = "{c} IN (SELECT d.id FROM phylo_datasets d JOIN phylo_projects p ON p.id = d.project_id WHERE p.account_id = %(a)s)"
+
+
+def make_world(app, runtime, settings) -> SimpleNamespace:
+    """An account with a scheduled job, an app, a dataset and a project to aim requests at."""
     client = app.test_client()
     account = runtime.accounts.create(f"hostile-{uuid.uuid4().hex[:8]}")
     key = runtime.accounts.create_key(account)
@@ -86,32 +100,38 @@ def world(app, runtime, settings):
     r = client.post("/v1/apps", json={"name": "greeter", "type": "hello"}, headers=auth)
     assert r.status_code == 201, r.get_json()
     phylo = Phylo(client, key)
-    with psycopg2.connect(settings.database_url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
-                    " AND table_type = 'BASE TABLE' ORDER BY 1")
-        tables = [t for (t,) in cur.fetchall()]
-    conn.close()
+    with contextlib.closing(psycopg2.connect(settings.database_url)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT table_name, array_agg(column_name::text) FROM information_schema.columns"
+                    " WHERE table_schema = 'public' GROUP BY 1 ORDER BY 1")
+        columns = dict(cur.fetchall())
+    counts = []
+    for table, cols in columns.items():
+        owner = next((where.format(c=c) for c, where in _OWNERS if c in cols), "true")
+        if table.startswith("phylo_") and "dataset_id" in cols and "project_id" not in cols:
+            owner = _PHYLO_DATASET.format(c="dataset_id")
+        counts.append(f"SELECT '{table}', count(*) FROM \"{table}\" WHERE {owner}")
     return SimpleNamespace(
-        key=key, auth=auth, job=job, task=encode(uuid.UUID(job)), app=r.get_json()["app_id"],
-        code=make_dataset(client, auth, triples=2), project=phylo.project(), tables=tables,
+        account=account.id, key=key, auth=auth, job=job, task=encode(uuid.UUID(job)), app=r.get_json()["app_id"],
+        code=make_dataset(client, auth, triples=2), project=phylo.project(), counts=" UNION ALL ".join(counts),
         dsn=settings.database_url)
 
 
+@pytest.fixture(scope="module")
+def world(app, runtime, settings):
+    return make_world(app, runtime, settings)
+
+
 def snapshot(world) -> dict:
-    """Row counts of every table, and the world's job (a cancel or restart would change it)."""
-    counts = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM \"{t}\"" for t in world.tables)
-    conn = psycopg2.connect(world.dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(counts)
-            out = dict(cur.fetchall())
-            cur.execute("SELECT status, run, attempt FROM jobs WHERE public_id = %s", (world.job,))
-            out["the job"] = cur.fetchone()
-            cur.execute("SELECT status, generation FROM datasets WHERE code = %s", (world.code,))
-            out["the dataset"] = cur.fetchone()
+    """Row counts of every table (the world's rows), and the world's job and dataset (a cancel,
+    restart or reset would change them)."""
+    with contextlib.closing(psycopg2.connect(world.dsn)) as conn, conn.cursor() as cur:
+        cur.execute(world.counts, {"a": world.account})
+        out = dict(cur.fetchall())
+        cur.execute("SELECT status, run, attempt FROM jobs WHERE public_id = %s", (world.job,))
+        out["the job"] = cur.fetchone()
+        cur.execute("SELECT status, generation FROM datasets WHERE code = %s", (world.code,))
+        out["the dataset"] = cur.fetchone()
         return out
-    finally:
-        conn.close()
 
 
 def request(port: int, method: str, path: str, headers: dict | None = None) -> tuple[int, dict, str]:
