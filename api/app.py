@@ -6,7 +6,20 @@ import time
 
 from flask import Flask, g, request
 
-from api import access, apps, datasets, dialects, errors, files, jobs, ops, streams, uploads, usage
+from api import (
+    access,
+    apps,
+    datasets,
+    dialects,
+    errors,
+    files,
+    hostile,
+    jobs,
+    ops,
+    streams,
+    uploads,
+    usage,
+)
 from api.console import init_app as init_console
 from api.waiter import Waiter
 from shared.metrics import HTTP_SECONDS
@@ -54,7 +67,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     init_console(app, runtime)
     errors.init_app(app)  # after Api(), so these handlers replace flask-smorest's
     _time_requests(app)
-    access.init_app(app)  # after the timer starts, so refused requests are timed too
+    hostile.init_app(app)  # its screen runs after the timer starts: refused requests are measured too
+    access.init_app(app)  # after the screen: a key is looked for only in a request fit to read
     return app
 
 

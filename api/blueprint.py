@@ -2,16 +2,36 @@
 
 Argument schemas given as classes are instantiated once, here: webargs would build one per
 request, and building a schema (it deep-copies its fields) cost more than loading one.
+JSON bodies are parsed by ``shared.validation.loads`` (depth cap, no NaN, NUL, ...).
 """
 
 from __future__ import annotations
 
+import typing
+
 import flask_smorest
-from webargs.flaskparser import FlaskParser
+import marshmallow as ma
+from webargs import core
+from webargs.flaskparser import FlaskParser, abort, is_json_request
+
+from shared.validation import Invalid, loads
 
 
 class Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
+
+    def load_json(self, req, schema: ma.Schema) -> typing.Any:
+        if not is_json_request(req):
+            return core.missing
+        data = req.get_data(cache=True)
+        if not data.strip():
+            return core.missing
+        try:
+            return loads(data)
+        except Invalid as exc:
+            abort(400, exc=exc, messages={"json": {exc.where or "_schema": [exc.message]}})
+        except ValueError as exc:
+            abort(400, exc=exc, messages={"json": {"_schema": [f"Invalid JSON body: {exc}"]}})
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -16,6 +16,7 @@ from api.schemas import JobOut
 from shared import rdf
 from shared.datasets import STATUSES, DatasetService, UnsupportedMediaType, storage_mode
 from shared.errors import BadRequest
+from shared.validation import Moment
 
 blp = Blueprint("datasets", __name__, url_prefix="/v1/datasets",
                 description="Datasets of RDF triples: load, read, delete, reset and export (Kasabi's stores).")
@@ -98,7 +99,7 @@ class TripleDeleteOut(ma.Schema):
 
 class RdfDatasetJobIn(ma.Schema):
     type = fields.String(required=True, validate=validate.OneOf([*JOB_TYPES, *JOB_TYPES.values()]))
-    start_at = fields.AwareDateTime(load_default=None, metadata={"description": "Run no earlier than this."})
+    start_at = Moment(load_default=None, metadata={"description": "Run no earlier than this."})
 
     class Meta:
         unknown = ma.RAISE

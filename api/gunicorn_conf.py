@@ -9,7 +9,11 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="jobli
 
 bind = os.environ.get("JOBLINE_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gevent"
+# gevent, answering over-long request lines in each surface's own error format (not HTML).
+worker_class = "api.gunicorn_worker.Worker"
+http_parser = "python"
+# gunicorn's most: Dragon's GET /v1/status of api.hostile.MAX_GET_TASK_KEYS keys fits well within.
+limit_request_line = 8190
 worker_connections = int(os.environ.get("JOBLINE_WORKER_CONNECTIONS", "1000"))
 timeout = 120
 graceful_timeout = 20

@@ -30,6 +30,7 @@ from shared.errors import BadRequest
 from shared.jobs import JobSpec
 from shared.runtime import Runtime
 from shared.states import TERMINAL
+from shared.validation import Invalid, check_int
 
 blp = Blueprint("jobs", __name__, url_prefix="/v1", description="Jobs: create, follow, cancel, restart, delete.")
 JOB = JobOut()
@@ -45,8 +46,8 @@ def _uncursor(cursor: str) -> int:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         if not raw.startswith("j"):
             raise ValueError
-        return int(raw[1:])
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return check_int(int(raw[1:]))
+    except (ValueError, Invalid, binascii.Error, UnicodeDecodeError):
         raise BadRequest("invalid cursor", errors=[{"name": "cursor", "location": "query",
                                                     "description": "Not a cursor returned by this API."}]) from None
 
@@ -147,8 +148,8 @@ def events(job_id):
     if "text/event-stream" not in request.headers.get("Accept", ""):
         return rt.store.events(job["id"])
     try:
-        after = int(request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or 0)
-    except ValueError:
+        after = check_int(int(request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or 0))
+    except (ValueError, Invalid):
         raise BadRequest("Last-Event-ID must be an event id") from None
     release = streams.limits().acquire(account.id)
     return streams.limited(release, Response(

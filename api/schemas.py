@@ -6,15 +6,16 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from shared.states import Status
+from shared.validation import Moment, Object, Text
 
 
 class JobRequest(ma.Schema):
-    type = fields.String(required=True, metadata={"description": "A job type (see GET /v1/job-types).", "example": "hello"})
-    params = fields.Dict(load_default=dict, metadata={"example": {"name": "John"}})
-    start_at = fields.AwareDateTime(load_default=None, metadata={"description": "Run no earlier than this (ISO 8601 with zone)."})
-    callback_url = fields.String(load_default=None, validate=validate.Length(max=2048),
+    type = Text(required=True, metadata={"description": "A job type (see GET /v1/job-types).", "example": "hello"})
+    params = Object(load_default=dict, metadata={"example": {"name": "John"}})
+    start_at = Moment(load_default=None, metadata={"description": "Run no earlier than this (ISO 8601 with zone)."})
+    callback_url = Text(load_default=None, validate=validate.Length(max=2048),
                                  metadata={"description": "http(s) URL (signed webhook) or an email address."})
-    metadata = fields.Dict(load_default=dict)
+    metadata = Object(load_default=dict)
     priority = fields.Integer(load_default=0, validate=validate.Range(0, 9), metadata={"description": "0..9, higher first."})
     max_attempts = fields.Integer(load_default=None, validate=validate.Range(1, 100))
 
@@ -25,7 +26,7 @@ class JobRequest(ma.Schema):
 class CreateJobs(JobRequest):
     """One job, or ``{"jobs": [...]}`` for a batch."""
 
-    type = fields.String(load_default=None, metadata={"example": "hello"})
+    type = Text(load_default=None, metadata={"example": "hello"})
     jobs = fields.List(fields.Nested(JobRequest), load_default=None)
 
     @ma.validates_schema
@@ -44,12 +45,12 @@ class WaitArgs(CreateArgs):
 
 
 class ListArgs(ma.Schema):
-    status = fields.List(fields.String(validate=validate.OneOf([s.value for s in Status])), load_default=None)
-    type = fields.String(load_default=None)
-    created_after = fields.AwareDateTime(load_default=None)
-    created_before = fields.AwareDateTime(load_default=None)
+    status = fields.List(Text(validate=validate.OneOf([s.value for s in Status])), load_default=None)
+    type = Text(load_default=None)
+    created_after = Moment(load_default=None)
+    created_before = Moment(load_default=None)
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    cursor = fields.String(load_default=None)
+    cursor = Text(load_default=None)
 
 
 class JobOut(ma.Schema):

@@ -47,7 +47,7 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     v = value.astimezone(UTC) if value.tzinfo else value
-    return v.strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}Z"
+    return f"{v.year:04d}-" + v.strftime("%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}Z"  # %Y: "1", not "0001"
 
 
 def render_job(row: Row) -> dict[str, Any]:

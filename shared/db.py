@@ -26,7 +26,7 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
-from shared.errors import DatabaseUnavailable
+from shared.errors import BadRequest, DatabaseUnavailable
 from shared.queries import queries
 
 psycopg2.extras.register_uuid()
@@ -35,8 +35,15 @@ _PARAM = re.compile(r"%\((\w+)\)s")
 
 
 def utc(value: datetime) -> datetime:
-    """Aware datetimes in UTC: Python accepts offsets up to ±23:59, PostgreSQL only ±15:59."""
-    return value.astimezone(UTC) if value.tzinfo is not None else value
+    """Aware datetimes in UTC: Python accepts offsets up to ±23:59, PostgreSQL only ±15:59.
+
+    A time whose UTC form is outside years 1..9999 should have been refused at the edge
+    (``shared.validation``); if one gets here it is still the client's ``BadRequest``.
+    """
+    try:
+        return value.astimezone(UTC) if value.tzinfo is not None else value
+    except OverflowError:
+        raise BadRequest(f"date-time {value.isoformat()} is out of range (years 1 to 9999 in UTC)") from None
 
 
 _adapt_datetime = psycopg2.extensions.adapters[(datetime, psycopg2.extensions.ISQLQuote)]

@@ -6,6 +6,7 @@ arrive leads: it takes every create waiting at that moment, inserts them all in 
 statement, publishes them in one pipeline (where, behind a backlog, they can share
 messages) and hands each request its rows. Requests that arrive meanwhile wait for the next
 flush, led by the first of them. Alone, a request flushes at once: nothing waits on a timer.
+A flush that fails is retried request by request: one request's bad row fails only it.
 """
 
 from __future__ import annotations
@@ -30,9 +31,14 @@ class _Pending:
 
 
 class GroupCommit:
-    def __init__(self, flush: Flush) -> None:
-        """``flush(list of job lists)`` commits them all and returns their rows, list by list."""
+    def __init__(self, flush: Flush, refused: tuple[type[BaseException], ...] = ()) -> None:
+        """``flush(list of job lists)`` commits them all and returns their rows, list by list.
+
+        ``refused``: errors by which the flush says it committed nothing because of some
+        request's values; the flush is then retried request by request.
+        """
         self._flush = flush
+        self._refused = refused
         self._lock = threading.Lock()
         self._waiting: list[_Pending] = []
         self._busy = False
@@ -51,11 +57,7 @@ class GroupCommit:
         with self._lock:
             batch, self._waiting = self._waiting, []
         try:
-            for pending, rows in zip(batch, self._flush([p.jobs for p in batch]), strict=True):
-                pending.rows = rows
-        except BaseException as exc:  # every request of the flush answers with its error
-            for pending in batch:
-                pending.error = exc
+            self._run(batch)
         finally:
             with self._lock:
                 if self._waiting:  # hand over to the first that came meanwhile
@@ -67,6 +69,24 @@ class GroupCommit:
                 if pending is not mine:
                     pending.done.set()
         return self._result(mine)
+
+    def _run(self, batch: list[_Pending]) -> None:
+        """Flush ``batch``; if that fails, flush each request alone, so a value one request
+        got past validation (and PostgreSQL refuses) fails that request only."""
+        try:
+            for pending, rows in zip(batch, self._flush([p.jobs for p in batch]), strict=True):
+                pending.rows = rows
+            return
+        except BaseException as exc:
+            if len(batch) == 1 or not isinstance(exc, self._refused):
+                for pending in batch:  # every request of the flush answers with its error
+                    pending.error = exc
+                return
+        for pending in batch:
+            try:
+                pending.rows = self._flush([pending.jobs])[0]
+            except Exception as exc:
+                pending.error = exc
 
     @staticmethod
     def _result(pending: _Pending) -> list[Row]:

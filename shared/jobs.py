@@ -8,13 +8,13 @@ delete). Dialects translate their requests into these calls and render the rows.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import psycopg2
 from marshmallow import ValidationError
 from psycopg2.extras import Json
 
@@ -30,10 +30,14 @@ from shared.metrics import JOBS_CREATED
 from shared.queries import queries
 from shared.registry import Registry
 from shared.settings import Settings
+from shared.validation import canonical_uuid
 
 log = logging.getLogger(__name__)
 
 Rendered = tuple[int, Any]
+#: Errors of a group INSERT that rolled back because of some request's values (not an outage);
+#: psycopg2 raises ValueError itself for a NUL in text, before anything is sent.
+REFUSED = (psycopg2.DataError, psycopg2.IntegrityError, psycopg2.ProgrammingError, BadRequest, ValueError, OverflowError)
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ class JobService:
         self.dispatcher = dispatcher
         self.registry = registry
         self.settings = settings
-        self._group = GroupCommit(self._commit_group)
+        self._group = GroupCommit(self._commit_group, refused=REFUSED)
 
     # -- creating ---------------------------------------------------------------------
 
@@ -181,7 +185,8 @@ class JobService:
     # -- reading ----------------------------------------------------------------------
 
     def get(self, account: Account, public_id: str) -> Row:
-        row = self.store.get(account.id, public_id) if _is_uuid(public_id) else None
+        canonical = canonical_uuid(public_id)
+        row = self.store.get(account.id, canonical) if canonical else None
         if row is None:
             raise NotFound(f"no job {public_id!r}")
         return row
@@ -189,7 +194,7 @@ class JobService:
     # -- client verbs -----------------------------------------------------------------
 
     def cancel(self, account: Account, public_id: str) -> Row:
-        self.get(account, public_id)
+        public_id = str(self.get(account, public_id)["public_id"])
         row = self.store.cancel(account.id, public_id)
         if row is None:
             job = self.get(account, public_id)
@@ -200,6 +205,7 @@ class JobService:
 
     def restart(self, account: Account, public_id: str) -> Row:
         job = self.get(account, public_id)
+        public_id = str(job["public_id"])
         row = self.store.restart(account.id, public_id)
         if row is None:
             raise Conflict(f"job {public_id} is {job['status']}; only finished jobs can be restarted")
@@ -208,16 +214,9 @@ class JobService:
 
     def delete(self, account: Account, public_id: str) -> Row:
         """Delete a job and its history; a running handler sees it gone at its next heartbeat."""
-        row = self.store.delete(account.id, public_id) if _is_uuid(public_id) else None
+        canonical = canonical_uuid(public_id)
+        row = self.store.delete(account.id, canonical) if canonical else None
         if row is None:
             raise NotFound(f"no job {public_id!r}")
-        self._files().delete_job(public_id)
+        self._files().delete_job(canonical)
         return row
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True

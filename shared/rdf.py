@@ -50,6 +50,8 @@ _LABEL = re.compile(_BNODE[2:])
 # PostgreSQL text cannot hold, and no raw tab or newline ever reaches the store).
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 _NEEDS_ESCAPE = re.compile(r'[\x00-\x1f\x7f"\\]')
+#: A ``\\uD800``-style escape decodes to a lone surrogate: not a character, and not storable.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class RDFSyntaxError(BadRequest):
@@ -73,7 +75,13 @@ def _quiet_rdflib() -> None:
 # -- terms ----------------------------------------------------------------------------------
 
 
+def _no_surrogate(value: str) -> None:
+    if _SURROGATE.search(value):
+        raise RDFSyntaxError("an escape names a UTF-16 surrogate, which is not a character")
+
+
 def iri(value: str) -> str:
+    _no_surrogate(value)
     if _IRI_UNSAFE.search(value):
         value = _IRI_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04X}", value)
     return f"<{value}>"
@@ -85,6 +93,7 @@ def _escape(m: re.Match) -> str:
 
 
 def literal(lexical: str, lang: str | None = None, datatype: str | None = None) -> str:
+    _no_surrogate(lexical)
     quoted = '"' + (_NEEDS_ESCAPE.sub(_escape, lexical) if _NEEDS_ESCAPE.search(lexical) else lexical) + '"'
     if lang:
         return f"{quoted}@{lang.lower()}"

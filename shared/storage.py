@@ -151,6 +151,8 @@ class Signer:
     def verify(self, token: str) -> dict:
         """The claims of a valid, unexpired token, else ``NotFound`` (no hint which)."""
         raw, _, mac = token.partition(".")
+        if not token.isascii():  # compare_digest refuses non-ASCII text; no token has any
+            raise NotFound("no such file, or the link has expired")
         expected = base64.urlsafe_b64encode(hmac.new(self.secret, raw.encode(), hashlib.sha256).digest()[:20]).rstrip(b"=")
         if not mac or not hmac.compare_digest(expected.decode(), mac):
             raise NotFound("no such file, or the link has expired")

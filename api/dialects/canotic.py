@@ -26,9 +26,8 @@ Bodies: JSON or form fields, snake_case or camelCase keys. Errors: ``{"message":
 
 from __future__ import annotations
 
-import json
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
@@ -41,6 +40,7 @@ from shared.apps import STATUS, AppService, inputs_policy, load_inputs, render_j
 from shared.callbacks import check_target
 from shared.errors import BadRequest, Conflict
 from shared.states import Status
+from shared.validation import MAX_INT, Invalid, loads, parse_datetime
 
 MOUNT = "/canotic"
 bp = Blueprint("canotic", __name__, url_prefix=MOUNT)
@@ -99,9 +99,9 @@ def _create_body() -> dict[str, Any]:
             uploaded += _inputs_part(key, part.read())
     elif request.get_data(cache=True).strip():
         try:
-            body = json.loads(request.get_data(cache=True))
-        except (ValueError, RecursionError):
-            raise BadRequest("the body is not valid JSON") from None
+            body = loads(request.get_data(cache=True))
+        except ValueError as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc}") from None
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object")
         raw.update(body)
@@ -114,9 +114,11 @@ def _create_body() -> dict[str, Any]:
             continue
         if name in ("inputs", "metadata") and isinstance(value, str):  # form fields carry JSON text
             try:
-                value = json.loads(value)
-            except (ValueError, RecursionError):
-                raise _bad(key, "is not valid JSON") from None
+                value = loads(value)
+            except ValueError as exc:
+                raise _bad(key, f"is not valid JSON: {exc}") from None
+            except Invalid as exc:
+                raise _bad(f"{key}.{exc.where}" if exc.where else key, exc.message) from None
         if name in out and out[name] != value:
             raise _bad(key, f"given twice with different values ({name})")
         out[name] = value
@@ -131,9 +133,11 @@ def _create_body() -> dict[str, Any]:
 def _inputs_part(key: str, data: bytes) -> list[Any]:
     """An uploaded ``inputs_file``: "a JSON file" holding the list of inputs."""
     try:
-        inputs = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        inputs = loads(data)
+    except ValueError:
         raise _bad(key, "the uploaded file is not JSON", "files") from None
+    except Invalid as exc:
+        raise _bad(f"{key}.{exc.where}" if exc.where else key, exc.message, "files") from None
     if not isinstance(inputs, list):
         raise _bad(key, "the uploaded file must hold a JSON list of inputs", "files")
     return inputs
@@ -222,10 +226,9 @@ def _int(name: str, default: int, low: int, high: int | None = None) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _bad(name, "must be an integer", "query") from None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise _bad(name, "must be a non-negative integer of at most 18 digits", "query")
+    value = int(raw)
     if value < low or (high is not None and value > high):
         raise _bad(name, f"must be between {low} and {high}" if high else f"must be at least {low}", "query")
     return value
@@ -236,10 +239,9 @@ def _date(name: str) -> datetime | None:
     if not raw:
         return None
     try:
-        value = datetime.fromisoformat(raw.strip().replace(" ", "+"))
-    except ValueError:
-        raise _bad(name, "must be a date and time such as 2020-03-01T00:00:00Z", "query") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return parse_datetime(raw.strip().replace(" ", "+"))
+    except Invalid as exc:
+        raise _bad(name, f"{exc.message}; a date and time such as 2020-03-01T00:00:00Z", "query") from None
 
 
 def _statuses() -> list[str] | None:
@@ -279,7 +281,7 @@ def _list(app_id: str | None) -> Response:
     if order not in ("asc", "desc"):
         raise _bad("orderBy", "must be asc or desc", "query")
     total, rows = apps.page(account, app=app, **_filters(), descending=order == "desc",
-                            by_completion=SORT[sort.lower()], limit=size, offset=page * size)
+                            by_completion=SORT[sort.lower()], limit=size, offset=min(page * size, MAX_INT))
     return jsonify({"jobs": [render_job(r) for r in rows], "pages": math.ceil(total / size)})
 
 

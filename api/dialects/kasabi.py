@@ -12,8 +12,7 @@ or any of our own forms (api/auth.py). Errors are plain text.
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
@@ -26,6 +25,7 @@ from api.errors import register_renderer
 from shared import rdf
 from shared.datasets import DatasetService, storage_mode
 from shared.errors import BadRequest, NotFound, Unauthorized
+from shared.validation import Invalid, iso, loads, parse_datetime
 
 MOUNT = "/kasabi"
 blp = Blueprint("kasabi", __name__, url_prefix=MOUNT)
@@ -52,7 +52,7 @@ def _render_error(status: int, message: str, errors: list[dict[str, str]], heade
 
 
 def _time(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    return iso(value) if value else None
 
 
 def _owned(code: str) -> tuple[Any, dict[str, Any]]:
@@ -69,8 +69,8 @@ def _params() -> dict[str, Any]:
     if not raw.strip():
         return request.args.to_dict()
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = loads(raw)
+    except ValueError:
         raise BadRequest("the body is neither form parameters nor a JSON object") from None
     if not isinstance(body, dict):
         raise BadRequest("the JSON body must be an object: {\"jobType\": \"reset\"}")
@@ -83,10 +83,9 @@ def _start_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         raise BadRequest("startTime must be an ISO 8601 date-time, e.g. 2011-05-27T14:30:00Z")
     try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise BadRequest(f"startTime {value[:64]!r} is not an ISO 8601 date-time, e.g. 2011-05-27T14:30:00Z") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)  # no zone: UTC, as in the document
+        return parse_datetime(value)  # no zone: UTC, as in the document
+    except Invalid as exc:
+        raise BadRequest(f"startTime {value[:64]!r} {exc.message}, e.g. 2011-05-27T14:30:00Z") from None
 
 
 def _job_url(code: str, job_id: object) -> str:

@@ -46,7 +46,8 @@ def _media() -> MediaService:
 
 def _date(value: datetime) -> str:
     """The document's ``2020-01-01 12:00:00.000000000 UTC`` (nanoseconds; we keep microseconds)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") + "000 UTC"
+    value = value.astimezone(UTC)
+    return f"{value.year:04d}-" + value.strftime("%m-%d %H:%M:%S.%f") + "000 UTC"  # %Y gives "1" for year 1
 
 
 def _number(value: float | None) -> float | int | None:

@@ -82,7 +82,7 @@ def upload() -> bytes:
 
 def page() -> int:
     raw = request.args.get("page", "0")
-    if not raw.isdigit() or int(raw) > 1_000_000:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 7 or int(raw) > 1_000_000:
         raise BadRequest("page must be a non-negative integer")
     return int(raw)
 

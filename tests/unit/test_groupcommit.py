@@ -90,3 +90,55 @@ def test_leadership_is_handed_over_when_the_leader_raises():
     assert group.submit(["y", "z"]) == [1, 1]
     leader.join(5)
     assert len(calls) == 2
+
+
+def test_a_refused_flush_is_retried_request_by_request_so_only_the_culprit_fails():
+    """One request's value that PostgreSQL refuses (issue 21: other accounts' creates failed
+    with it) fails that request alone; the others' rows are committed by the retries."""
+    gate, flushes = threading.Event(), []
+
+    def flush(batches):
+        flushes.append(batches)
+        if batches == [["gate"]]:
+            gate.wait(10)  # everyone else queues up behind this flush
+        if any("bad" in jobs for jobs in batches):
+            raise RuntimeError("database said no")
+        return [[{"job": j} for j in jobs] for jobs in batches]
+
+    group = GroupCommit(flush, refused=(RuntimeError,))
+    first = threading.Thread(target=group.submit, args=(["gate"],))
+    first.start()
+    while not flushes:
+        time.sleep(0.001)
+    requests = [["bad"], *[[f"ok{i}", f"ok{i}b"] for i in range(10)]]
+    results: list = [None] * len(requests)
+
+    def go(i: int) -> None:
+        try:
+            results[i] = group.submit(requests[i])
+        except RuntimeError as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(requests))]
+    for t in threads:
+        t.start()
+    while len(group._waiting) < len(requests):
+        time.sleep(0.001)
+    gate.set()
+    for t in [first, *threads]:
+        t.join(10)
+    assert isinstance(results[0], RuntimeError)
+    for jobs, result in zip(requests[1:], results[1:], strict=True):
+        assert result == [{"job": j} for j in jobs]
+    assert sorted(flushes[1]) == sorted(requests)  # they were grouped, the group refused ...
+    assert [["bad"]] in flushes[2:]  # ... then each request went alone
+
+
+def test_an_error_that_is_not_a_refusal_is_not_retried():
+    """A flush that may have committed (an error after the INSERT) must not run twice."""
+    rec = Recorder(fail_on="bad")
+    group = GroupCommit(rec, refused=(KeyError,))
+    requests = [["bad"], *[[f"ok{i}"] for i in range(10)]]
+    run_concurrently(group, requests)
+    flushed = [tuple(j) for f in rec.flushes for j in f]
+    assert len(flushed) == len(set(flushed))  # no request's jobs were flushed twice
