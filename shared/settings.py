@@ -20,14 +20,13 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("JOBLINE_MAX_BATCH", "max_batch", "Most jobs accepted in one `POST /v1/jobs` batch."),
     ("JOBLINE_MAX_BODY_BYTES", "max_body_bytes", "Largest request body accepted (413 above)."),
     ("JOBLINE_MAX_WAIT_S", "max_wait_s", "Cap on `?wait=N` and blocking calls, in seconds."),
-    ("JOBLINE_PREFETCH", "prefetch", "Celery worker prefetch multiplier (messages reserved per process)."),
-    ("JOBLINE_JOBS_PER_MESSAGE", "jobs_per_message", "Most jobs that share a Celery message (1: one each); jobs share only once their queue holds 64 waiting messages."),
-    ("JOBLINE_VISIBILITY_TIMEOUT_S", "visibility_timeout_s", "Redis visibility timeout: an unacked message is redelivered after this."),
-    ("JOBLINE_REDISPATCH_AFTER_S", "redispatch_after_s", "A queued job unclaimed this long has its message published again."),
+    ("JOBLINE_PREFETCH", "prefetch", "Celery worker prefetch multiplier (wake-ups and callback messages reserved per process)."),
+    ("JOBLINE_VISIBILITY_TIMEOUT_S", "visibility_timeout_s", "Redis visibility timeout: a message a dead worker had reserved is redelivered after this (no job waits on it)."),
+    ("JOBLINE_REDISPATCH_AFTER_S", "redispatch_after_s", "A queue's wake-up slot (or a callback message) still pending after this is published again."),
     ("JOBLINE_HEARTBEAT_S", "heartbeat_s", "How often a running job's worker writes its heartbeat."),
-    ("JOBLINE_REAP_AFTER_S", "reap_after_s", "A running job whose heartbeat is older than this is requeued (or failed)."),
+    ("JOBLINE_REAP_AFTER_S", "reap_after_s", "A claim's lease: a running job whose heartbeat is older than this is claimed again (or failed once its attempts are spent)."),
     ("JOBLINE_CANCEL_GRACE_S", "cancel_grace_s", "After a cancel, a running handler has this long to stop before it is terminated."),
-    ("JOBLINE_BEAT_INTERVAL_S", "beat_interval_s", "Beat tick: dispatch due jobs, redispatch lost ones, reap dead ones."),
+    ("JOBLINE_BEAT_INTERVAL_S", "beat_interval_s", "Beat tick: queue due scheduled jobs, wake queues with claimable jobs, fail dead ones, prune."),
     ("JOBLINE_IDEMPOTENCY_TTL_S", "idempotency_ttl_s", "How long an Idempotency-Key is remembered."),
     ("JOBLINE_RETRY_BASE_S", "retry_base_s", "First retry delay of a transient error; doubles each attempt."),
     ("JOBLINE_RETRY_MAX_S", "retry_max_s", "Longest retry delay."),
@@ -65,8 +64,7 @@ class Settings:
     max_batch: int = 1000
     max_body_bytes: int = 10 * 1024 * 1024
     max_wait_s: float = 60
-    prefetch: int = 4
-    jobs_per_message: int = 16
+    prefetch: int = 1
     visibility_timeout_s: int = 3600
     redispatch_after_s: float = 30
     heartbeat_s: float = 5

@@ -110,15 +110,21 @@ def test_cancel_scheduled_then_restart_keeps_history(client, auth):
     assert client.post(f"/v1/jobs/{job['id']}/restart", headers=auth).status_code == 200
 
 
-def test_cancel_queued_job_never_runs(client, auth, app, monkeypatch, runtime):
-    monkeypatch.setattr(runtime.jobs, "publish", lambda rows: None)  # its message is "lost"
-    job = create(client, auth, {"type": "hello", "params": {"name": "x"}}).get_json()
-    assert job["status"] == "queued"
-    assert client.post(f"/v1/jobs/{job['id']}/cancel", headers=auth).get_json()["status"] == "canceled"
+def test_cancel_queued_job_never_runs(client, make_account, runtime):
+    account, key = make_account()
+    auth = {"Authorization": f"Bearer {key}"}
+    with runtime.db.transaction() as cur:  # queued, not yet due (as in a retry's backoff): nobody claims it
+        [row] = runtime.store.insert(cur, account.id, [vars(runtime.jobs.spec("hello", {"name": "x"}))], None)
+        cur.execute("UPDATE jobs SET run_after = now() + interval '2 seconds' WHERE id = %s", (row["id"],))
+    job_id = str(row["public_id"])
+    assert job_status(client, auth, job_id) == "queued"
+    assert client.post(f"/v1/jobs/{job_id}/cancel", headers=auth).get_json()["status"] == "canceled"
     import time
 
-    time.sleep(3)  # past the re-dispatch delay: beat must not resurrect it
-    assert job_status(client, auth, job["id"]) == "canceled"
+    time.sleep(3)  # past its due time: beat and the workers must not resurrect it
+    assert job_status(client, auth, job_id) == "canceled"
+    events = [e["type"] for e in client.get(f"/v1/jobs/{job_id}/events", headers=auth).get_json()]
+    assert events == ["created", "cancel"]
 
 
 def test_cancel_running_is_cooperative(client, auth):
