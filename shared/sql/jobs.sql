@@ -313,3 +313,12 @@ WHERE EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND queue = q.queue
 SELECT queue, count(*) FILTER (WHERE coalesce(run_after, queued_at) <= now()) AS due,
        extract(epoch FROM now() - min(queued_at))::float AS age_s
 FROM jobs WHERE status = 'queued' GROUP BY queue;
+
+-- autoscale_demand --
+-- What KEDA's postgresql scaler reads for a queue's worker Deployment (deploy/k8s/keda.yaml
+-- holds this query with the queue written in): jobs running or due on the queue, and for
+-- `callbacks` the deliveries due.
+SELECT (SELECT count(*) FROM jobs WHERE queue = %(queue)s
+          AND (status = 'running' OR (status = 'queued' AND coalesce(run_after, queued_at) <= now())))
+     + (SELECT count(*) FROM deliveries WHERE %(queue)s = 'callbacks'
+          AND state = 'pending' AND next_attempt_at <= now()) AS demand;

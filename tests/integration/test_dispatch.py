@@ -137,3 +137,17 @@ def test_a_cancel_that_is_ignored_stops_only_that_job(client, auth, runtime):
     for job in others:
         got = client.get(f"/v1/jobs/{job['id']}?wait=30", headers=auth).get_json()
         assert got["status"] == "succeeded" and got["attempt"] == 1
+
+
+def test_autoscaling_reads_demand_from_postgresql(runtime, make_account):
+    """KEDA's query (deploy/k8s/keda.yaml is this named query): jobs running or due, not later ones."""
+    account, _key = make_account()
+    queue = f"q-{uuid.uuid4().hex[:6]}"
+    spec = dict(vars(runtime.jobs.spec("test.sleep", {"seconds": 0})), queue=queue)
+    with runtime.db.transaction() as cur:
+        rows = runtime.store.insert(cur, account.id, [spec] * 5, None)
+        cur.execute("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE id = %s", (rows[0]["id"],))
+    assert runtime.db.one("autoscale_demand", queue=queue)["demand"] == 4
+    runtime.store.claim_next(queue, "w", lease_s=60, limit=2)
+    assert runtime.db.one("autoscale_demand", queue=queue)["demand"] == 4  # 2 running + 2 due
+    assert runtime.db.one("autoscale_demand", queue="callbacks")["demand"] >= 0
