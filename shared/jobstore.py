@@ -138,5 +138,9 @@ class JobStore:
         requeued = self.db.all("reap_requeue", after_s=requeue_after_s, limit=limit, **_move(states.RETRY))
         return {r["queue"]: r["n"] for r in requeued}, len(failed)
 
+    def prune(self, days: float, limit: int = 500) -> list[Row]:
+        """Delete up to ``limit`` jobs finished over ``days`` days ago (``public_id``, ``files``)."""
+        return self.db.all("prune_finished", days=days, limit=limit)
+
     def terminate_canceled(self, grace_s: float, limit: int = 500) -> list[Row]:
         return self.db.all("terminate_canceled", grace_s=grace_s, limit=limit, **_move(states.CANCEL))

@@ -28,6 +28,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("JOBLINE_CANCEL_GRACE_S", "cancel_grace_s", "After a cancel, a running handler has this long to stop before it is terminated."),
     ("JOBLINE_BEAT_INTERVAL_S", "beat_interval_s", "Beat tick: queue due scheduled jobs, wake queues with claimable jobs, fail dead ones, prune."),
     ("JOBLINE_IDEMPOTENCY_TTL_S", "idempotency_ttl_s", "How long an Idempotency-Key is remembered."),
+    ("JOBLINE_RETENTION_DAYS", "retention_days", "Finished jobs (with their events, files and callback deliveries) are deleted this many days after they finished; 0 keeps them."),
     ("JOBLINE_RETRY_BASE_S", "retry_base_s", "First retry delay of a transient error; doubles each attempt."),
     ("JOBLINE_RETRY_MAX_S", "retry_max_s", "Longest retry delay."),
     ("JOBLINE_STORAGE_URL", "storage_url", "Object store for files: `file:///abs/folder` or `s3://bucket/prefix`."),
@@ -72,6 +73,7 @@ class Settings:
     cancel_grace_s: float = 10
     beat_interval_s: float = 1
     idempotency_ttl_s: int = 86400
+    retention_days: float = 7
     retry_base_s: float = 2
     retry_max_s: float = 300
     storage_url: str = "file://.jobline/objects"

@@ -1,5 +1,6 @@
 """Beat's work, every tick: queue due scheduled jobs, wake queues with claimable jobs, fail
-jobs whose worker died once their attempts are spent, end cancels past their grace.
+jobs whose worker died once their attempts are spent, end cancels past their grace, prune
+finished jobs past their retention.
 
 Safe with several beat processes: every step selects its rows ``FOR UPDATE SKIP LOCKED``
 and changes them with a conditional UPDATE, so no job is dispatched twice by two beats; a
@@ -17,8 +18,12 @@ from workers.callbacks import dispatch_due as dispatch_due_callbacks
 
 log = logging.getLogger("jobline.beat")
 
-#: Purge expired idempotency keys this often.
+#: Purge expired idempotency keys this often; look for jobs past retention this often once
+#: none is left (while some are, every tick prunes a batch).
 PURGE_EVERY_S = 300.0
+PRUNE_EVERY_S = 60.0
+#: Most jobs pruned in one tick: one short statement, so creates never wait behind it.
+PRUNE_BATCH = 500
 #: A running job whose lease ran out this many times over, and that no worker claimed again
 #: meanwhile (none runs its queue), is shown as queued again.
 REQUEUE_AFTER_LEASES = 2
@@ -29,6 +34,7 @@ class Maintainer:
         self.runtime = runtime
         self.store = runtime.store
         self._last_purge = 0.0
+        self._next_prune = 0.0
 
     def tick(self) -> dict[str, int]:
         s, waker = self.runtime.settings, self.runtime.waker
@@ -52,7 +58,24 @@ class Maintainer:
             self.runtime.db.one("purge_idempotency_keys", ttl_s=s.idempotency_ttl_s)
             self._last_purge = time.monotonic()
         counts = {"dispatched": sum(r["n"] for r in due), "woken": woken, "requeued": sum(requeued.values()),
-                  "failed": failed, "terminated": len(terminated), "callbacks": dispatch_due_callbacks(self.runtime)}
+                  "failed": failed, "terminated": len(terminated), "callbacks": dispatch_due_callbacks(self.runtime),
+                  "pruned": self.prune()}
         if any(counts.values()):
             log.info("beat: %s", counts)
         return counts
+
+    def prune(self) -> int:
+        """Retention: delete a batch of jobs finished over ``retention_days`` ago, and their files."""
+        days = self.runtime.settings.retention_days
+        if days <= 0 or time.monotonic() < self._next_prune:
+            return 0
+        rows = self.store.prune(days, PRUNE_BATCH)
+        for row in rows:
+            if row["files"]:
+                try:
+                    self.runtime.files.delete_job(str(row["public_id"]))
+                except Exception:  # noqa: BLE001 - the rows are gone; orphaned bytes are only space
+                    log.warning("could not delete the files of pruned job %s", row["public_id"], exc_info=True)
+        if len(rows) < PRUNE_BATCH:
+            self._next_prune = time.monotonic() + PRUNE_EVERY_S
+        return len(rows)

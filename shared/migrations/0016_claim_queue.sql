@@ -9,3 +9,6 @@ CREATE INDEX jobs_claim ON jobs (queue, account_id, priority DESC, (coalesce(run
 CREATE INDEX jobs_running_by_account ON jobs (queue, account_id) WHERE status = 'running';
 CREATE INDEX jobs_running_lease ON jobs (queue, heartbeat_at) WHERE status = 'running';
 DROP INDEX IF EXISTS jobs_queued_dispatch;  -- messages are no longer re-published per job
+
+-- Retention: beat prunes finished jobs, oldest first, in bounded batches.
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;

@@ -322,3 +322,20 @@ SELECT (SELECT count(*) FROM jobs WHERE queue = %(queue)s
           AND (status = 'running' OR (status = 'queued' AND coalesce(run_after, queued_at) <= now())))
      + (SELECT count(*) FROM deliveries WHERE %(queue)s = 'callbacks'
           AND state = 'pending' AND next_attempt_at <= now()) AS demand;
+
+-- prune_finished --
+-- Retention: delete up to %(limit)s jobs finished over %(days)s days ago, oldest first, with
+-- their events, file rows and deliveries (ON DELETE CASCADE). Jobs a dialect's record still
+-- points at (a media object, a PHYLOViZ project's job) stay with that record. `files`: the
+-- job had stored files, whose bytes the caller deletes from the object store.
+WITH old AS (
+    SELECT j.id FROM jobs j
+    WHERE j.finished_at < now() - %(days)s * interval '1 day'
+      AND NOT EXISTS (SELECT 1 FROM media_objects m WHERE m.job_id = j.id)
+      AND NOT EXISTS (SELECT 1 FROM phylo_jobs p WHERE p.job_id = j.id)
+    ORDER BY j.finished_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM jobs USING old WHERE jobs.id = old.id
+RETURNING jobs.public_id, EXISTS (SELECT 1 FROM job_files f WHERE f.job_id = jobs.id) AS files;

@@ -151,3 +151,19 @@ def test_autoscaling_reads_demand_from_postgresql(runtime, make_account):
     runtime.store.claim_next(queue, "w", lease_s=60, limit=2)
     assert runtime.db.one("autoscale_demand", queue=queue)["demand"] == 4  # 2 running + 2 due
     assert runtime.db.one("autoscale_demand", queue="callbacks")["demand"] >= 0
+
+
+@pytest.mark.usefixtures("engine")
+def test_a_new_account_is_not_held_up_by_another_accounts_backlog(client, make_account, runtime):
+    """A queues 300 jobs, then B queues one: B's runs while A's backlog is still waiting."""
+    (_a, key_a), (_b, key_b) = make_account(), make_account()
+    backlog = [{"type": "test.sleep", "params": {"seconds": 0.05, "steps": 1}}] * 300
+    a_jobs = client.post("/v1/jobs", json={"jobs": backlog}, headers={"Authorization": f"Bearer {key_a}"}).get_json()["jobs"]
+    b = {"Authorization": f"Bearer {key_b}"}
+    b_job = client.post("/v1/jobs", json={"type": "hello", "params": {"name": "B"}}, headers=b).get_json()
+    assert client.get(f"/v1/jobs/{b_job['id']}?wait=60", headers=b).get_json()["status"] == "succeeded"
+    ids = [j["id"] for j in a_jobs]
+    with runtime.db.transaction() as cur:
+        cur.execute("SELECT count(*) AS n FROM jobs WHERE public_id = ANY(%s::uuid[]) AND status = 'queued'", (ids,))
+        waiting = cur.fetchone()["n"]
+    assert waiting > 100, "B's job waited for A's backlog"
