@@ -159,10 +159,14 @@ WHERE id = %(job_id)s AND worker = %(worker)s AND status = 'running'
 RETURNING cancel_requested_at;
 
 -- report_progress --
+-- The latest progress is on the job; its event replaces the run's previous one, so a job
+-- that reports a thousand times keeps one progress event (streams still see each, live).
 WITH j AS (
     UPDATE jobs SET progress = %(progress)s, heartbeat_at = now()
     WHERE id = %(job_id)s AND worker = %(worker)s AND status = 'running'
     RETURNING id, status, run, cancel_requested_at
+), previous AS (
+    DELETE FROM job_events e USING j WHERE e.job_id = j.id AND e.run = j.run AND e.type = 'progress'
 ), events AS (
     INSERT INTO job_events (job_id, type, status, run, data)
     SELECT id, 'progress', status, run, jsonb_strip_nulls(jsonb_build_object('progress', %(progress)s, 'message', %(message)s::text)) FROM j

@@ -346,3 +346,13 @@ def test_callback_targets_urls_and_email_addresses(client, auth):
     for target in ("https://hooks.example.com/done", "ops@example.com", "mailto:ops@example.com"):
         r = client.post("/v1/jobs", json={"type": "hello", "params": {"name": "cb"}, "callback_url": target}, headers=auth)
         assert r.status_code == 201 and r.get_json()["callback_url"] == target
+
+
+def test_progress_keeps_one_event_per_run(client, auth):
+    """The latest progress is on the job; its ticks replace one event instead of piling up."""
+    job = create(client, auth, {"type": "test.sleep", "params": {"seconds": 0.5, "steps": 10}}, wait=20).get_json()
+    assert job["status"] == "succeeded" and job["progress"] == 1.0
+    events = client.get(f"/v1/jobs/{job['id']}/events", headers=auth).get_json()
+    progress = [e for e in events if e["type"] == "progress"]
+    assert len(progress) == 1 and progress[0]["data"] == {"progress": 1.0, "message": "step 10"}
+    assert [e["type"] for e in events] == ["created", "claim", "progress", "succeed"]
