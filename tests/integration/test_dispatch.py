@@ -167,3 +167,18 @@ def test_a_new_account_is_not_held_up_by_another_accounts_backlog(client, make_a
         cur.execute("SELECT count(*) AS n FROM jobs WHERE public_id = ANY(%s::uuid[]) AND status = 'queued'", (ids,))
         waiting = cur.fetchone()["n"]
     assert waiting > 100, "B's job waited for A's backlog"
+
+
+@pytest.mark.usefixtures("engine")
+def test_the_hard_time_limit_ends_the_process_of_a_job_that_outlives_it(client, auth, tmp_path):
+    """A handler that swallows its soft limit: the heartbeat kills its process at the hard
+    limit; the job, out of attempts, fails as a lost worker, and the worker runs on."""
+    ledger = str(tmp_path / "ledger")
+    job = client.post("/v1/jobs", json={"type": "test.stubborn", "params": {"seconds": 30, "ledger": ledger}},
+                      headers=auth).get_json()
+    done = wait_until(lambda: (j := client.get(f"/v1/jobs/{job['id']}", headers=auth).get_json())["status"] == "failed"
+                      and j, timeout=60)
+    assert "worker lost" in done["error"] and done["attempt"] == 1
+    assert [line.split()[3] for line in open(ledger)] == ["start"]  # never reached "done"
+    after = client.post("/v1/jobs?wait=20", json={"type": "hello", "params": {"name": "next"}}, headers=auth).get_json()
+    assert after["status"] == "succeeded"
