@@ -86,10 +86,9 @@ class JobStore:
 
     # -- worker side ------------------------------------------------------------------
 
-    def claim_next(self, queue: str, worker: str, lease_s: float, limit: int = 1) -> list[Row]:
-        """Claim up to ``limit`` jobs of ``queue`` (due ones, or ones whose lease ran out)."""
-        return self.db.all("claim_next", queue=queue, worker=worker, lease_s=lease_s, limit=limit,
-                           **_move(states.CLAIM))
+    def claim_next(self, queue: str, worker: str, lease_s: float) -> Row | None:
+        """Claim the next job of ``queue`` (a due one, or one whose lease ran out), if any."""
+        return self.db.one("claim_next", queue=queue, worker=worker, lease_s=lease_s, **_move(states.CLAIM))
 
     def claim(self, job_id: int, worker: str) -> Row | None:
         """Claim one given job (a stand-in for a worker, in tests and tools)."""

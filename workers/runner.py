@@ -1,7 +1,7 @@
 """Draining a queue: claim due jobs from PostgreSQL, run each handler under a lease, record the outcome.
 
 A wake-up (``shared.dispatch``) names a queue; the pool process that receives it claims jobs
-one at a time (its one free slot) until none is due. A claim is a lease: the heartbeat
+one at a time (a prefork process has one slot) until none is due. A claim is a lease: the heartbeat
 renews it, and a job whose lease ran out is claimed again by whoever asks next. Every write
 after the claim is guarded by the claim's worker token, so a worker whose job was claimed
 again meanwhile, cancelled or deleted changes nothing.
@@ -131,21 +131,20 @@ class Runner:
                 waker.hand_on(queue, slot)  # work may be left: a fresh wake-up carries on
                 return ran
             worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-            jobs = self.store.claim_next(queue, worker, self.runtime.settings.reap_after_s)
-            if not jobs and slot is not None:
+            job = self.store.claim_next(queue, worker, self.runtime.settings.reap_after_s)
+            if job is None and slot is not None:
                 try:
                     waker.release(queue, slot)
                 except Exception:  # noqa: BLE001 - the slot expires on its own
                     log.warning("could not give back wake-up slot %s of %s", slot, queue, exc_info=True)
                 slot = None
-                jobs = self.store.claim_next(queue, worker, self.runtime.settings.reap_after_s)
-            if not jobs:
+                job = self.store.claim_next(queue, worker, self.runtime.settings.reap_after_s)
+            if job is None:
                 return ran
             if ran == 0:
                 waker.wake({queue: 1})  # there is work: recruit another process, if one is idle
-            for job in jobs:
-                self.run(job, worker)
-            ran += len(jobs)
+            self.run(job, worker)
+            ran += 1
 
     def run(self, job: Row, worker: str) -> str:
         """Run a job this worker has claimed; return what happened."""

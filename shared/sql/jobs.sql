@@ -69,7 +69,9 @@ WITH j AS (
 SELECT id, public_id, type, params, attempt, max_attempts, queue, priority, cancel_requested_at FROM j;
 
 -- claim_next --
--- A worker claims up to %(limit)s jobs of %(queue)s, each a lease kept alive by its heartbeat.
+-- A worker process claims one job of %(queue)s (its one free slot), a lease kept alive by its
+-- heartbeat. (LIMIT 1 is written in, not bound: with it bound, PostgreSQL keeps planning
+-- each execution afresh, which cost ten times the execution itself.)
 -- Candidates: running jobs whose lease ran out (heartbeat older than %(lease_s)s) while
 -- attempts remain, then due queued jobs, each waiting account's head (a skip scan over the
 -- accounts, then one index probe each). Order: priority, then the account with the fewest
@@ -84,14 +86,13 @@ WITH RECURSIVE waiting AS (
     FROM waiting w WHERE w.account_id IS NOT NULL
 ), heads AS (
     SELECT h.id, h.priority, h.due, false AS expired,
-           (SELECT count(*) FROM jobs r WHERE r.status = 'running' AND r.queue = %(queue)s AND r.account_id = w.account_id)
-           + row_number() OVER (PARTITION BY w.account_id ORDER BY h.priority DESC, h.due, h.id) AS share
+           (SELECT count(*) FROM jobs r WHERE r.status = 'running' AND r.queue = %(queue)s AND r.account_id = w.account_id) AS share
     FROM waiting w CROSS JOIN LATERAL (
         SELECT id, priority, coalesce(run_after, queued_at) AS due FROM jobs
         WHERE status = 'queued' AND queue = %(queue)s AND account_id = w.account_id
           AND coalesce(run_after, queued_at) <= now()
         ORDER BY priority DESC, coalesce(run_after, queued_at), id
-        LIMIT %(limit)s
+        LIMIT 1
         FOR UPDATE SKIP LOCKED
     ) h
     WHERE w.account_id IS NOT NULL
@@ -100,12 +101,12 @@ WITH RECURSIVE waiting AS (
     WHERE status = 'running' AND queue = %(queue)s AND heartbeat_at < now() - %(lease_s)s * interval '1 second'
       AND attempt < max_attempts AND cancel_requested_at IS NULL
     ORDER BY heartbeat_at
-    LIMIT %(limit)s
+    LIMIT 1
     FOR UPDATE SKIP LOCKED
 ), picked AS (
     SELECT id, expired FROM (SELECT * FROM expired UNION ALL SELECT * FROM heads) c
     ORDER BY expired DESC, priority DESC, share, due, id
-    LIMIT %(limit)s
+    LIMIT 1
 ), j AS (
     UPDATE jobs SET status = %(target)s, attempt = attempt + 1, started_at = now(), heartbeat_at = now(),
                     worker = %(worker)s, progress = 0

@@ -60,8 +60,8 @@ def test_claims_never_hand_a_job_to_two_workers(runtime, make_account):
     claimed: list[int] = []
 
     def claimer(n):
-        while rows := runtime.store.claim_next(queue, f"t{n}", lease_s=60, limit=3):
-            claimed.extend(r["id"] for r in rows)
+        while row := runtime.store.claim_next(queue, f"t{n}", lease_s=60):
+            claimed.append(row["id"])
 
     threads = [threading.Thread(target=claimer, args=(n,)) for n in range(4)]
     for t in threads:
@@ -84,11 +84,11 @@ def test_claim_is_fair_across_accounts(runtime, make_account):
         a_jobs = runtime.store.insert(cur, a.id, [spec()] * 50, None)
     with runtime.db.transaction() as cur:
         [b_job] = runtime.store.insert(cur, b.id, [spec()], None)
-    first = [runtime.store.claim_next(queue, "w", lease_s=60)[0]["id"] for _ in range(3)]
+    first = [runtime.store.claim_next(queue, "w", lease_s=60)["id"] for _ in range(3)]
     assert b_job["id"] in first[:2], first  # A's head, then B's: round robin, not arrival order
     with runtime.db.transaction() as cur:  # priority still comes first
         [urgent] = runtime.store.insert(cur, a.id, [spec(priority=9)], None)
-    assert runtime.store.claim_next(queue, "w", lease_s=60)[0]["id"] == urgent["id"]
+    assert runtime.store.claim_next(queue, "w", lease_s=60)["id"] == urgent["id"]
     assert len(a_jobs) == 50
 
 
@@ -98,11 +98,12 @@ def test_an_expired_lease_is_claimed_again_at_once(runtime, make_account):
     spec = dict(vars(runtime.jobs.spec("test.sleep", {"seconds": 0})), queue=queue)
     with runtime.db.transaction() as cur:
         [job] = runtime.store.insert(cur, account.id, [spec], None)
-    [claimed] = runtime.store.claim_next(queue, "dead-worker", lease_s=60)
-    assert runtime.store.claim_next(queue, "other", lease_s=60) == []  # leased
+    claimed = runtime.store.claim_next(queue, "dead-worker", lease_s=60)
+    assert claimed["id"] == job["id"]
+    assert runtime.store.claim_next(queue, "other", lease_s=60) is None  # leased
     with runtime.db.transaction() as cur:  # its worker stopped heart-beating a while ago
         cur.execute("UPDATE jobs SET heartbeat_at = now() - interval '61 seconds' WHERE id = %s", (job["id"],))
-    [again] = runtime.store.claim_next(queue, "other", lease_s=60)
+    again = runtime.store.claim_next(queue, "other", lease_s=60)
     assert again["id"] == job["id"] and again["attempt"] == 2
     assert runtime.store.succeed(job["id"], "dead-worker", "late") is None  # the old claim writes nothing
     assert runtime.store.succeed(job["id"], "other", "ok")["status"] == "succeeded"
@@ -148,7 +149,8 @@ def test_autoscaling_reads_demand_from_postgresql(runtime, make_account):
         rows = runtime.store.insert(cur, account.id, [spec] * 5, None)
         cur.execute("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE id = %s", (rows[0]["id"],))
     assert runtime.db.one("autoscale_demand", queue=queue)["demand"] == 4
-    runtime.store.claim_next(queue, "w", lease_s=60, limit=2)
+    runtime.store.claim_next(queue, "w", lease_s=60)
+    runtime.store.claim_next(queue, "w", lease_s=60)
     assert runtime.db.one("autoscale_demand", queue=queue)["demand"] == 4  # 2 running + 2 due
     assert runtime.db.one("autoscale_demand", queue="callbacks")["demand"] >= 0
 
