@@ -318,7 +318,7 @@ def test_sigkill_a_workers_main_process(cluster):
         wait_until(lambda: len(set(ledger_pids(cluster, ids, "start").get(j, [0])[0] for j in ids) & pool) > 0,
                    timeout=60, interval=0.05)
         os.kill(victim.popen.pid, signal.SIGKILL)
-        killed = time.monotonic()
+        killed, [(killed_at,)] = time.monotonic(), cluster.sql("SELECT now()")
         check(cluster, ids, timeout=120)  # an hour is what the visibility timeout would cost
         recovered_s = time.monotonic() - killed
         starts, dones = ledger_pids(cluster, ids, "start"), ledger_pids(cluster, ids, "done")
@@ -326,8 +326,11 @@ def test_sigkill_a_workers_main_process(cluster):
             [(j, p) for j, p in dones.items() if len(p) != 1][:5]
         rerun = {j: p for j, p in starts.items() if len(p) > 1}
         assert all(p[0] in pool for p in rerun.values()), "a job ran twice though its first process lived"
+        [(stranded_s,)] = cluster.sql("SELECT extract(epoch FROM max(finished_at) - %s) FROM jobs"
+                                      " WHERE public_id = ANY(%s::uuid[])", killed_at, list(rerun) or [ids[0]])
         report("sigkill main", jobs=len(ids), lease_s=cluster.settings.reap_after_s,
                all_done_after_s=round(recovered_s, 1), reclaimed_after_lease=len(rerun),
+               reclaimed_done_after_s=round(float(stranded_s), 1) if rerun else None,
                by_victim_pool=sum(1 for p in starts.values() if p[0] in pool))
     finally:
         for w in workers:
