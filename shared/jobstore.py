@@ -90,6 +90,14 @@ class JobStore:
         """Claim the next job of ``queue`` (a due one, or one whose lease ran out), if any."""
         return self.db.one("claim_next", queue=queue, worker=worker, lease_s=lease_s, **_move(states.CLAIM))
 
+    def succeed_and_claim_next(self, job_id: int, worker: str, result: Any, queue: str, next_worker: str,
+                               lease_s: float) -> tuple[Row | None, Row | None]:
+        """``succeed`` and ``claim_next`` in one statement: (the finished row, the claimed job)."""
+        row = self.db.one("succeed_and_claim_next", job_id=job_id, done_worker=worker, result=Json(result),
+                          done_sources=states.SUCCEED.source_names, done_target=states.SUCCEED.target.value,
+                          queue=queue, worker=next_worker, lease_s=lease_s, **_move(states.CLAIM))
+        return (row["finished"], row["claimed"]) if row else (None, None)
+
     def claim(self, job_id: int, worker: str) -> Row | None:
         """Claim one given job (a stand-in for a worker, in tests and tools)."""
         return self.db.one("claim_job", job_id=job_id, worker=worker, **_move(states.CLAIM))

@@ -49,6 +49,11 @@ def _kill_self(why: str) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _token() -> str:
+    """A claim's worker token: which process holds it, and which claim of that process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 class Heartbeat:
     """One thread per worker process renews the lease of the job the process runs.
 
@@ -123,38 +128,46 @@ class Runner:
         """Claim and run due jobs of ``queue`` until none is left; return how many ran.
 
         ``slot`` is the wake-up slot this drain holds (``shared.dispatch``): given back before
-        the last, empty-handed claim, so no job committed meanwhile goes unseen."""
-        waker = self.runtime.waker
+        the last, empty-handed claim, so no job committed meanwhile goes unseen. A job that
+        succeeds is recorded in the same statement that claims the next one."""
+        waker, lease_s = self.runtime.waker, self.runtime.settings.reap_after_s
         deadline, parent, ran = time.monotonic() + DRAIN_S, os.getppid(), 0
+        job: Row | None = None
+        worker = ""
         while True:
-            if time.monotonic() > deadline or os.getppid() != parent:
-                waker.hand_on(queue, slot)  # work may be left: a fresh wake-up carries on
-                return ran
-            worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-            job = self.store.claim_next(queue, worker, self.runtime.settings.reap_after_s)
-            if job is None and slot is not None:
-                try:
-                    waker.release(queue, slot)
-                except Exception:  # noqa: BLE001 - the slot expires on its own
-                    log.warning("could not give back wake-up slot %s of %s", slot, queue, exc_info=True)
-                slot = None
-                job = self.store.claim_next(queue, worker, self.runtime.settings.reap_after_s)
             if job is None:
-                return ran
+                if time.monotonic() > deadline or os.getppid() != parent:
+                    waker.hand_on(queue, slot)  # work may be left: a fresh wake-up carries on
+                    return ran
+                worker = _token()
+                job = self.store.claim_next(queue, worker, lease_s)
+                if job is None and slot is not None:
+                    try:
+                        waker.release(queue, slot)
+                    except Exception:  # noqa: BLE001 - the slot expires on its own
+                        log.warning("could not give back wake-up slot %s of %s", slot, queue, exc_info=True)
+                    slot = None
+                    job = self.store.claim_next(queue, worker, lease_s)
+                if job is None:
+                    return ran
             if ran == 0:
                 waker.wake({queue: 1})  # there is work: recruit another process, if one is idle
-            self.run(job, worker)
+            going_on = time.monotonic() < deadline and os.getppid() == parent
+            next_worker = _token() if going_on else ""
+            _outcome, job = self.run(job, worker, (queue, next_worker) if going_on else None)
+            worker = next_worker
             ran += 1
 
-    def run(self, job: Row, worker: str) -> str:
-        """Run a job this worker has claimed; return what happened."""
+    def run(self, job: Row, worker: str, then: tuple[str, str] | None = None) -> tuple[str, Row | None]:
+        """Run a job this worker has claimed: what happened, and the next job if ``then``
+        (queue, worker token) asked to claim one as it succeeded."""
         token = current_job.set(str(job["public_id"]))
         try:
-            return self._run_claimed(job, worker)
+            return self._run_claimed(job, worker, then)
         finally:
             current_job.reset(token)
 
-    def _run_claimed(self, job: dict, worker: str) -> str:
+    def _run_claimed(self, job: dict, worker: str, then: tuple[str, str] | None) -> tuple[str, Row | None]:
         job_id = job["id"]
         jlog = logging.LoggerAdapter(log, {"attempt": job["attempt"]})
         cancel = threading.Event()
@@ -173,7 +186,7 @@ class Runner:
                          lambda name, data, ctype: self.runtime.files.save(job_id, public_id, name, data, ctype),
                          lambda url: fetch(url, self.runtime.fetch_policy))
         if job["type"] not in self.runtime.registry:
-            return self._failed(job, worker, f"unknown job type {job['type']!r} (missing plugin?)", jlog)
+            return self._failed(job, worker, f"unknown job type {job['type']!r} (missing plugin?)", jlog), None
         jt = self.runtime.registry[job["type"]]
         self.heartbeat.track(job_id, worker, cancel, jt.time_limit)
         started = time.monotonic()
@@ -183,24 +196,30 @@ class Runner:
         except JobCanceled:
             if self._finish(self.store.cancel_running, job_id, worker, "cooperative"):
                 JOBS_FINISHED.labels(job["type"], "canceled").inc()
-            return "canceled"
+            return "canceled", None
         except SoftTimeLimitExceeded:
-            limit = self.runtime.registry[job["type"]].soft_time_limit
-            return self._failed(job, worker, f"timed out after {limit:g} s", jlog)
+            return self._failed(job, worker, f"timed out after {jt.soft_time_limit:g} s", jlog), None
         except TRANSIENT as exc:
-            return self._transient(job, worker, exc, jlog)
+            return self._transient(job, worker, exc, jlog), None
         except JobError as exc:
-            return self._failed(job, worker, str(exc) or type(exc).__name__, jlog)
+            return self._failed(job, worker, str(exc) or type(exc).__name__, jlog), None
         except Exception as exc:  # noqa: BLE001 - a handler bug fails its job, not the worker
             jlog.exception("handler raised")
-            return self._failed(job, worker, f"{type(exc).__name__}: {exc}", jlog)
+            return self._failed(job, worker, f"{type(exc).__name__}: {exc}", jlog), None
         finally:
             self.heartbeat.untrack(job_id)
-        if self._finish(self.store.succeed, job_id, worker, result) is None:
-            return "gone"  # deleted, or reaped and handed to another worker meanwhile
+        following = None
+        if then is None:
+            finished = self._finish(self.store.succeed, job_id, worker, result)
+        else:
+            finished, following = self._record(self.store.succeed_and_claim_next, job_id, worker, result,
+                                               then[0], then[1], self.runtime.settings.reap_after_s)
+            self._announce(job_id, finished)
+        if finished is None:
+            return "gone", following  # deleted, or claimed again by another worker meanwhile
         JOBS_FINISHED.labels(job["type"], "succeeded").inc()
         jlog.debug("succeeded in %.3f s", time.monotonic() - started)
-        return "succeeded"
+        return "succeeded", following
 
     def _failed(self, job: dict, worker: str, error: str, jlog: logging.LoggerAdapter) -> str:
         jlog.warning("failed: %s", error)
@@ -223,13 +242,16 @@ class Runner:
     def _finish(self, verb: Callable[..., Any], job_id: int, *args: Any) -> Any:
         """Record a terminal outcome; once recorded, tell the ``on_finished`` hooks."""
         row = self._record(verb, job_id, *args)
+        self._announce(job_id, row)
+        return row
+
+    def _announce(self, job_id: int, row: Row | None) -> None:
         if row is not None:
             for hook in self.on_finished:
                 try:
                     hook(job_id, row)
                 except Exception:  # noqa: BLE001 - beat catches up on whatever a hook missed
                     log.warning("on_finished hook failed for job %s", job_id, exc_info=True)
-        return row
 
     def _record(self, verb: Callable[..., Any], *args: Any) -> Any:
         """Record an outcome, waiting out a short PostgreSQL outage instead of losing it."""
