@@ -356,3 +356,8 @@ def test_progress_keeps_one_event_per_run(client, auth):
     progress = [e for e in events if e["type"] == "progress"]
     assert len(progress) == 1 and progress[0]["data"] == {"progress": 1.0, "message": "step 10"}
     assert [e["type"] for e in events] == ["created", "claim", "progress", "succeed"]
+
+
+def test_a_nul_character_in_a_filter_is_a_400(client, auth):
+    r = client.get("/v1/jobs?type=a%00b", headers=auth)
+    assert r.status_code == 400 and "NUL" in r.get_json()["message"]
