@@ -1,8 +1,8 @@
 """The Celery application object, built from settings (no work at import).
 
-Redis is transport only: JSON messages carrying a job id. Results live in PostgreSQL, so
-there is no result backend. Late acks plus reject-on-worker-lost give at-least-once
-delivery; the claim in PostgreSQL makes completion at-most-once.
+Redis is transport only: wake-ups naming a queue (``shared.dispatch``) and callback
+deliveries. Jobs, their results and their claims live in PostgreSQL, so there is no result
+backend, and a message lost with a dead worker loses no job.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from kombu import Queue
 
 from shared.registry import QUEUES
 from shared.settings import Settings
-
-RUN_JOB = "jobline.run_job"
 
 
 def make_celery(settings: Settings) -> Celery:

@@ -148,6 +148,14 @@ class Database:
 
     def _execute(self, cur: Cursor, name: str, params: dict[str, Any]) -> None:
         """Run a named query on its own (autocommit), as a prepared statement where possible."""
+        try:
+            self._run(cur, name, params)
+        except ValueError as exc:  # psycopg2 refuses, before sending, text PostgreSQL cannot hold
+            if "NUL (0x00)" not in str(exc):
+                raise
+            raise BadRequest("text cannot contain NUL (0x00) characters") from None
+
+    def _run(self, cur: Cursor, name: str, params: dict[str, Any]) -> None:
         order = _order(name)
         if name in _unpreparable or order is None:
             cur.execute(queries[name], params)

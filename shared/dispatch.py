@@ -1,170 +1,111 @@
-"""Publishing ``run_job`` messages: always after the job's transaction has committed.
+"""Wake-ups: Celery tasks that name a queue, not a job. PostgreSQL is the queue.
 
-If publishing fails (Redis away, the process dies) nothing is lost: the job is committed as
-``queued`` and beat publishes it again once it has gone unclaimed for a while.
+A worker woken on a queue claims due jobs from PostgreSQL until none is left (``workers.runner``),
+so a wake-up carries nothing that can be lost: a lost, duplicated or stale one is harmless.
+They are published through Celery's own API (``send_task``) after the jobs' transaction has
+committed, and by beat for due scheduled jobs and as a periodic safety net.
 
-Messages are written the way Celery's ``send_task`` writes them through kombu's Redis
-transport (task protocol 2, one LPUSH onto the queue's priority list), but built here and
-sent in one pipeline: ``send_task`` costs about 15 times more per message, which showed as
-the largest item in profiles of batch creation. ``tests/integration/test_dispatch.py`` compares
-our envelope with one Celery produces, so a protocol change cannot slip by.
-
-Jobs can share a message: ``run_job(id1, id2, ...)``. The worker claims and runs them one
-after another, each with its own claim, heartbeat and time limits, so a pack saves Celery's
-per-message cost (about 2.5 ms of worker CPU) without changing what a job sees. Jobs share
-only once their queue holds ``SPREAD`` waiting messages (counting the new ones), so that
-many worker processes can start at once; beyond that, at most ``jobs_per_message`` share
-one. A backlog already that deep means every process is busy anyway.
+Coalesced: each queue has ``WAKE_SLOTS`` slots, each a Redis key set with NX and a TTL. A
+wake-up is published only for a slot taken now, and its worker keeps the slot while it
+drains the queue, so under load creates find every slot taken and publish nothing. A
+worker gives its slot back before its last, empty-handed claim: a job committed before it
+gives the slot back is seen by that claim; one committed after finds the slot free and
+publishes. The TTL bounds how long a slot held by a dead worker (or by a wake-up stuck in
+a dead worker's prefetch) keeps others from being woken.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
-import os
-import socket
-import time
-import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
 from functools import cached_property
 
 import redis
-from kombu.transport.redis import PRIORITY_STEPS, Channel
+from celery import Celery
 
-from shared.celery_app import RUN_JOB
-from shared.registry import Registry
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-_EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
-#: A queue holds this many waiting messages before two jobs share one.
-SPREAD = 64
-#: How long a queue's measured depth is trusted.
-DEPTH_TTL_S = 0.25
+
+#: The task a wake-up runs: ``wake(queue, slot)``; ``slot`` is None for a timed wake-up.
+WAKE = "jobline.wake"
+#: Most wake-ups pending (or workers draining on a wake-up's slot) per queue.
+WAKE_SLOTS = 64
+#: Most wake-ups one publish sends; a worker that finds work recruits another (``recruit``).
+FANOUT = 4
+
+# Take up to ARGV[1] free slots among KEYS (SET NX PX ARGV[2]); return their indexes.
+_TAKE = """
+local want, got = tonumber(ARGV[1]), {}
+for i = 1, #KEYS do
+  if #got >= want then break end
+  if redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[2]) then got[#got + 1] = i - 1 end
+end
+return got
+"""
 
 
-@dataclass(frozen=True)
-class Message:
-    job_id: int
-    queue: str
-    priority: int = 0
-    countdown: float = 0.0
-    type: str | None = None
-
-
-def list_key(prefix: str, queue: str, kombu_priority: int) -> str:
-    """The Redis list kombu keeps a queue's messages of this priority in."""
-    step = PRIORITY_STEPS[max(i for i, s in enumerate(PRIORITY_STEPS) if s <= kombu_priority)]
-    return f"{prefix}{queue}{Channel.sep}{step}" if step else f"{prefix}{queue}"
-
-
-class Dispatcher:
-    def __init__(self, settings: Settings, registry: Registry) -> None:
+class Waker:
+    def __init__(self, settings: Settings, celery: Celery) -> None:
         self.settings = settings
-        self.registry = registry
-        self.origin = f"gen{os.getpid()}@{socket.gethostname()}"
-        self._depths: dict[str, tuple[float, int]] = {}
+        self.celery = celery
+        self.ttl_ms = int(settings.redispatch_after_s * 1000)
 
     @cached_property
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
 
-    def packs(self, batch: list[Message]) -> list[list[Message]]:
-        """Group a batch into messages: same queue, priority and type, due now, shared."""
-        groups: dict[tuple, list[Message]] = {}
-        for m in batch:
-            key = (m.queue, m.priority, m.type) if m.countdown <= 0.001 and m.type in self.registry else m
-            groups.setdefault(key, []).append(m)
-        out: list[list[Message]] = []
-        for group in groups.values():
-            size = 1
-            if len(group) > 1 and self.settings.jobs_per_message > 1:
-                room = max(1, SPREAD - self.depth(group[0].queue))
-                size = max(1, min(self.settings.jobs_per_message, -(-len(group) // room)))
-            out += [group[i:i + size] for i in range(0, len(group), size)]
-        return out
+    @cached_property
+    def _take(self):
+        return self.redis.register_script(_TAKE)
 
-    def reserved_job_ids(self) -> set[int]:
-        """Jobs whose message a worker holds (prefetched or running, not yet acked).
+    def slot_key(self, queue: str, slot: int) -> str:
+        return f"{self.settings.redis_prefix}jobline:wake:{queue}:{slot}"
 
-        kombu keeps each such message in the ``unacked`` hash until it is acked; a job in
-        there is not lost, however long it has waited in a worker's buffer."""
-        ids: set[int] = set()
-        for value in self.redis.hvals(f"{self.settings.redis_prefix}{Channel.unacked_key}"):
-            try:
-                raw = json.loads(value)[0]
-                if raw["headers"]["task"] == RUN_JOB:
-                    ids.update(int(i) for i in json.loads(base64.b64decode(raw["body"]))[0])
-            except (ValueError, KeyError, IndexError, TypeError):
-                continue  # not one of ours
-        return ids
-
-    def depth(self, queue: str) -> int:
-        """Messages waiting on ``queue`` (all priorities), re-read at most every 0.25 s."""
-        return self.depths([queue])[queue]
-
-    def depths(self, queues: Iterable[str]) -> dict[str, int]:
-        """``depth`` of several queues, the stale ones re-read in one pipeline."""
-        now = time.monotonic()
-        stale = [q for q in queues if now - self._depths.get(q, (0.0, 0))[0] > DEPTH_TTL_S]
-        if stale:
-            pipe = self.redis.pipeline(transaction=False)
-            for queue in stale:
-                for step in PRIORITY_STEPS:
-                    pipe.llen(list_key(self.settings.redis_prefix, queue, step))
-            lens = pipe.execute()
-            for i, queue in enumerate(stale):
-                self._depths[queue] = (now, sum(lens[i * len(PRIORITY_STEPS):(i + 1) * len(PRIORITY_STEPS)]))
-        return {q: self._depths[q][1] for q in queues}
-
-    def envelope(self, pack: list[Message], kombu_priority: int) -> str:
-        """One ``run_job`` message for the jobs of ``pack`` (all of one queue, priority, type).
-
-        A pack's hard limit is the sum of its jobs'; each job's soft limit is kept by the
-        runner, which arms it around each handler (``workers.limits``).
-        """
-        m = pack[0]
-        task_id = str(uuid.uuid4())
-        limits = [None, None]
-        if m.type in self.registry:
-            jt = self.registry[m.type]
-            limits = [jt.time_limit, jt.soft_time_limit] if len(pack) == 1 else [jt.time_limit * len(pack), None]
-        eta = (datetime.now(UTC) + timedelta(seconds=m.countdown)).isoformat() if m.countdown > 0.001 else None
-        ids = [p.job_id for p in pack]
-        body = json.dumps([ids, {}, _EMBED]).encode()
-        return json.dumps({
-            "body": base64.b64encode(body).decode(),
-            "content-encoding": "utf-8",
-            "content-type": "application/json",
-            "headers": {
-                "lang": "py", "task": RUN_JOB, "id": task_id, "shadow": None, "eta": eta, "expires": None,
-                "group": None, "group_index": None, "retries": 0, "timelimit": limits, "root_id": task_id,
-                "parent_id": None, "argsrepr": repr(ids), "kwargsrepr": "{}", "origin": self.origin,
-                "ignore_result": True, "replaced_task_nesting": 0, "stamped_headers": None, "stamps": {},
-            },
-            "properties": {
-                "correlation_id": task_id, "reply_to": "", "delivery_mode": 2,
-                "delivery_info": {"exchange": "", "routing_key": m.queue}, "priority": kombu_priority,
-                "body_encoding": "base64", "delivery_tag": str(uuid.uuid4()),
-            },
-        })
-
-    def publish(self, messages: Iterable[Message]) -> int:
-        """Publish in one Redis pipeline; return how many jobs went out. Never raises."""
-        batch = list(messages)
-        if not batch:
+    def wake(self, counts: Mapping[str, int]) -> int:
+        """Wake each queue for ``n`` new jobs (at most ``FANOUT`` wake-ups, on free slots only);
+        return how many were published. Never raises: beat wakes the queues again."""
+        wanted = {q: min(n, FANOUT) for q, n in counts.items() if n > 0}
+        if not wanted:
             return 0
         try:
             pipe = self.redis.pipeline(transaction=False)
-            for pack in self.packs(batch):
-                m = pack[0]
-                kombu_priority = 9 - m.priority  # kombu pops lower numbers first; ours: higher wins
-                pipe.lpush(list_key(self.settings.redis_prefix, m.queue, kombu_priority), self.envelope(pack, kombu_priority))
-            pipe.execute()
-            return len(batch)
-        except Exception:  # noqa: BLE001 - the jobs are safe in PostgreSQL; beat re-publishes them
-            log.warning("publish of %d message(s) failed; beat will re-dispatch", len(batch), exc_info=True)
+            for queue, n in wanted.items():
+                self._take(keys=[self.slot_key(queue, i) for i in range(WAKE_SLOTS)], args=[n, self.ttl_ms], client=pipe)
+            taken = dict(zip(wanted, pipe.execute(), strict=True))
+            return self._send([(q, int(slot), 0.0) for q, slots in taken.items() for slot in slots])
+        except Exception:  # noqa: BLE001 - the jobs are safe in PostgreSQL; beat wakes the queue
+            log.warning("waking %s failed; beat will wake them", sorted(wanted), exc_info=True)
             return 0
+
+    def wake_at(self, queue: str, countdown: float) -> int:
+        """A wake-up ``countdown`` seconds from now (a retry's backoff, a scheduled start)."""
+        try:
+            return self._send([(queue, None, countdown)])
+        except Exception:  # noqa: BLE001 - beat's safety net wakes the queue once the job is due
+            log.warning("timed wake-up of %s failed; beat will wake it", queue, exc_info=True)
+            return 0
+
+    def hand_on(self, queue: str, slot: int | None) -> None:
+        """Publish a wake-up on a slot this worker holds (it stops draining, work is left)."""
+        try:
+            if slot is None:
+                self.wake({queue: 1})
+            else:
+                self._send([(queue, slot, 0.0)])
+        except Exception:  # noqa: BLE001
+            log.warning("handing on %s failed; beat will wake it", queue, exc_info=True)
+
+    def release(self, queue: str, slot: int | None) -> None:
+        """Give a slot back, so that the next create publishes a wake-up."""
+        if slot is not None:
+            self.redis.delete(self.slot_key(queue, slot))
+
+    def _send(self, wakeups: list[tuple[str, int | None, float]]) -> int:
+        if not wakeups:
+            return 0
+        with self.celery.producer_or_acquire() as producer:
+            for queue, slot, countdown in wakeups:
+                self.celery.send_task(WAKE, args=[queue, slot], queue=queue, producer=producer,
+                                      countdown=countdown if countdown > 0.001 else None)
+        return len(wakeups)

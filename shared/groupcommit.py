@@ -1,10 +1,9 @@
-"""Group commit: concurrent creates in one API process share one INSERT and one publish.
+"""Group commit: concurrent creates in one API process share one INSERT and one wake-up pass.
 
 Under load an API process holds many requests that each create a job or a few. Each was
 its own statement (a WAL flush) and its own Redis round trip. Here the first request to
 arrive leads: it takes every create waiting at that moment, inserts them all in one
-statement, publishes them in one pipeline (where, behind a backlog, they can share
-messages) and hands each request its rows. Requests that arrive meanwhile wait for the next
+statement, wakes their queues in one pipeline and hands each request its rows. Requests that arrive meanwhile wait for the next
 flush, led by the first of them. Alone, a request flushes at once: nothing waits on a timer.
 A flush that fails is retried request by request: one request's bad row fails only it.
 """

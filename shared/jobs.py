@@ -1,7 +1,7 @@
 """Job services shared by the canonical API and every dialect.
 
-Validation of a job against its type, batch creation (one INSERT, one transaction, then one
-publishing pass after commit), idempotency keys, and the client verbs (cancel, restart,
+Validation of a job against its type, batch creation (one INSERT, one transaction, then
+waking the queues after commit), idempotency keys, and the client verbs (cancel, restart,
 delete). Dialects translate their requests into these calls and render the rows.
 """
 
@@ -21,7 +21,7 @@ from psycopg2.extras import Json
 from shared import states
 from shared.accounts import Account
 from shared.db import Database
-from shared.dispatch import Dispatcher, Message
+from shared.dispatch import Waker
 from shared.errors import BadRequest, Conflict, IdempotencyMismatch, LimitReached, NotFound
 from shared.files import FileService
 from shared.groupcommit import GroupCommit
@@ -70,12 +70,12 @@ def flatten_errors(messages: Any, location: str, prefix: str = "") -> list[dict[
 
 
 class JobService:
-    def __init__(self, db: Database, dispatcher: Dispatcher, registry: Registry, settings: Settings,
+    def __init__(self, db: Database, waker: Waker, registry: Registry, settings: Settings,
                  files: Callable[[], FileService]) -> None:
         self.db = db
         self._files = files
         self.store = JobStore(db)
-        self.dispatcher = dispatcher
+        self.waker = waker
         self.registry = registry
         self.settings = settings
         self._group = GroupCommit(self._commit_group, refused=REFUSED)
@@ -102,7 +102,7 @@ class JobService:
         return JobSpec(type=type, params=clean, queue=jt.queue, **options)
 
     def create(self, account: Account, specs: Sequence[JobSpec]) -> list[Row]:
-        """Insert ``specs`` in one transaction, then publish the queued ones."""
+        """Insert ``specs`` in one transaction, then wake the queues of the queued ones."""
         if account.max_in_flight is None:  # nothing to check first: the INSERT is the transaction
             self._check_batch(specs)
             return self._group.submit([dict(vars(s), account_id=account.id) for s in specs])
@@ -111,7 +111,7 @@ class JobService:
         return rows
 
     def _commit_group(self, batches: list[Sequence[dict[str, Any]]]) -> list[list[Row]]:
-        """One INSERT and one publish for the creates of several requests (``GroupCommit``)."""
+        """One INSERT and one wake-up pass for the creates of several requests (``GroupCommit``)."""
         jobs_in_order = [job for jobs in batches for job in jobs]
         rows = self.store.insert_alone(jobs_in_order)
         # Rows come back in insertion order (ids are drawn as the sorted rows are inserted);
@@ -129,7 +129,7 @@ class JobService:
     @contextmanager
     def creating(self, account: Account, specs: Sequence[JobSpec]) -> Iterator[tuple[Any, list[Row]]]:
         """Insert jobs in a transaction the caller extends with rows that must commit with them
-        (an app's inputs, an analysis record); publish once it has committed."""
+        (an app's inputs, an analysis record); wake the queues once it has committed."""
         with self.db.transaction() as cur:
             rows = self._insert(cur, account, specs, None)
             yield cur, rows
@@ -174,13 +174,14 @@ class JobService:
         return self.store.insert(cur, account.id, [vars(s) for s in specs], key)
 
     def publish(self, rows: Sequence[Row]) -> None:
+        """Wake the queues of the queued ones (after their transaction has committed)."""
+        counts: dict[str, int] = {}
         for r in rows:
             if r["run"] == 1 and r["attempt"] == 0:
                 JOBS_CREATED.labels(r["type"]).inc()
-        self.dispatcher.publish(
-            Message(r["id"], r["queue"], r["priority"], 0.0, r["type"])
-            for r in rows if r["status"] == states.Status.QUEUED.value
-        )
+            if r["status"] == states.Status.QUEUED.value:
+                counts[r["queue"]] = counts.get(r["queue"], 0) + 1
+        self.waker.wake(counts)
 
     # -- reading ----------------------------------------------------------------------
 

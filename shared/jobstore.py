@@ -16,7 +16,6 @@ from psycopg2.extras import Json
 
 from shared import states
 from shared.db import Database, utc
-from shared.dispatch import Message
 from shared.queries import queries
 
 Row = dict[str, Any]
@@ -28,10 +27,6 @@ def _json_default(value: Any) -> str:
 
 def _move(t: states.Transition) -> dict[str, Any]:
     return {"sources": t.source_names, "target": t.target.value}
-
-
-def _messages(rows: list[Row]) -> list[Message]:
-    return [Message(r["id"], r["queue"], r["priority"], r["countdown"], r["type"]) for r in rows]
 
 
 def _insert_params(jobs: Sequence[dict[str, Any]], idempotency_key: str | None) -> dict[str, Any]:
@@ -91,11 +86,21 @@ class JobStore:
 
     # -- worker side ------------------------------------------------------------------
 
-    def claim(self, job_id: int, worker: str) -> Row | None:
-        return self.db.one("claim_job", job_id=job_id, worker=worker, **_move(states.CLAIM))
+    def claim_next(self, queue: str, worker: str, lease_s: float) -> Row | None:
+        """Claim the next job of ``queue`` (a due one, or one whose lease ran out), if any."""
+        return self.db.one("claim_next", queue=queue, worker=worker, lease_s=lease_s, **_move(states.CLAIM))
 
-    def claimability(self, job_id: int) -> Row | None:
-        return self.db.one("job_claimability", job_id=job_id)
+    def succeed_and_claim_next(self, job_id: int, worker: str, result: Any, queue: str, next_worker: str,
+                               lease_s: float) -> tuple[Row | None, Row | None]:
+        """``succeed`` and ``claim_next`` in one statement: (the finished row, the claimed job)."""
+        row = self.db.one("succeed_and_claim_next", job_id=job_id, done_worker=worker, result=Json(result),
+                          done_sources=states.SUCCEED.source_names, done_target=states.SUCCEED.target.value,
+                          queue=queue, worker=next_worker, lease_s=lease_s, **_move(states.CLAIM))
+        return (row["finished"], row["claimed"]) if row else (None, None)
+
+    def claim(self, job_id: int, worker: str) -> Row | None:
+        """Claim one given job (a stand-in for a worker, in tests and tools)."""
+        return self.db.one("claim_job", job_id=job_id, worker=worker, **_move(states.CLAIM))
 
     def succeed(self, job_id: int, worker: str, result: Any) -> Row | None:
         return self.db.one("finish_job", job_id=job_id, worker=worker, result=Json(result),
@@ -121,26 +126,28 @@ class JobStore:
 
     # -- beat side --------------------------------------------------------------------
 
-    def dispatch_due(self, lookahead_s: float, limit: int = 1000) -> list[Message]:
-        return _messages(self.db.all("dispatch_due", lookahead_s=lookahead_s, limit=limit, **_move(states.DISPATCH)))
+    def dispatch_due(self, lookahead_s: float, limit: int = 1000) -> list[Row]:
+        """Scheduled jobs due within ``lookahead_s`` become queued: per queue, how many and
+        when the first and last are due (``first_s``, ``last_s``)."""
+        return self.db.all("dispatch_due", lookahead_s=lookahead_s, limit=limit, **_move(states.DISPATCH))
 
-    def redispatch_lost(self, queues: list[str], after_s: float, reserved: set[int] | frozenset[int] = frozenset(),
-                        limit: int = 1000) -> list[Message]:
-        """Queued jobs unclaimed for ``after_s`` whose message no worker holds (``reserved``)."""
-        if not queues:
-            return []
-        return _messages(self.db.all("redispatch_lost", queues=queues, after_s=after_s,
-                                     reserved=sorted(reserved), limit=limit))
+    def claimable_queues(self, queues: Sequence[str], lease_s: float) -> list[str]:
+        return [r["queue"] for r in self.db.all("claimable_queues", queues=list(queues), lease_s=lease_s)]
 
-    def reap(self, after_s: float, limit: int = 500) -> tuple[list[Message], int]:
-        """Requeue running jobs whose heartbeat stopped while attempts remain; fail the rest."""
-        requeued = _messages(self.db.all("reap_requeue", after_s=after_s, limit=limit, **_move(states.RETRY)))
-        failed = self.db.all("reap_fail", after_s=after_s, limit=limit, **_move(states.FAIL))
-        return requeued, len(failed)
+    def queue_depths(self) -> list[Row]:
+        return self.db.all("queue_depths")
+
+    def reap(self, fail_after_s: float, requeue_after_s: float, limit: int = 500) -> tuple[dict[str, int], int]:
+        """Fail running jobs whose heartbeat stopped ``fail_after_s`` ago and that are out of
+        attempts (how many); requeue those stopped ``requeue_after_s`` ago that nobody
+        claimed again (per queue, how many)."""
+        failed = self.db.all("reap_fail", after_s=fail_after_s, limit=limit, **_move(states.FAIL))
+        requeued = self.db.all("reap_requeue", after_s=requeue_after_s, limit=limit, **_move(states.RETRY))
+        return {r["queue"]: r["n"] for r in requeued}, len(failed)
+
+    def prune(self, days: float, limit: int = 500) -> list[Row]:
+        """Delete up to ``limit`` jobs finished over ``days`` days ago (``public_id``, ``files``)."""
+        return self.db.all("prune_finished", days=days, limit=limit)
 
     def terminate_canceled(self, grace_s: float, limit: int = 500) -> list[Row]:
         return self.db.all("terminate_canceled", grace_s=grace_s, limit=limit, **_move(states.CANCEL))
-
-    def redispatch_published_with(self, queue: str, dispatched_at: datetime) -> list[Message]:
-        """Jobs still queued that went out in the same dispatch as a terminated one."""
-        return _messages(self.db.all("redispatch_published_with", queue=queue, dispatched_at=dispatched_at))

@@ -3,7 +3,7 @@
 Under gunicorn and Celery's prefork pool many processes count; with
 ``PROMETHEUS_MULTIPROC_DIR`` set (the gunicorn config and the worker entry point set it)
 prometheus-client aggregates their files. Queue depth and the age of the oldest queued job
-are read from Redis and PostgreSQL when scraped, so they are right whichever process serves.
+are read from PostgreSQL (the queue) when scraped, so they are right whichever process serves.
 """
 
 from __future__ import annotations
@@ -27,26 +27,21 @@ HTTP_SECONDS = Histogram("jobline_http_request_seconds", "API request latency.",
 
 
 class QueueCollector(Collector):
-    """Queue depth (Redis) and age of the oldest unclaimed queued job (PostgreSQL), per queue."""
+    """Jobs waiting to be claimed and the age of the oldest queued job, per queue (PostgreSQL)."""
 
     def __init__(self, runtime) -> None:
         self.runtime = runtime
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        depth = GaugeMetricFamily("jobline_queue_depth", "Messages waiting on the broker.", labels=["queue"])
+        depth = GaugeMetricFamily("jobline_queue_depth", "Due jobs waiting to be claimed.", labels=["queue"])
         age = GaugeMetricFamily("jobline_queue_oldest_age_seconds", "Age of the oldest queued job.", labels=["queue"])
         try:
-            with self.runtime.celery.connection_for_read() as conn:
-                channel = conn.default_channel
-                for q in QUEUES:
-                    depth.add_metric([q], channel._size(q))
-        except Exception:  # noqa: BLE001 - a scrape must not fail because Redis is away
-            pass
-        try:
-            ages = {r["queue"]: r["age_s"] for r in self.runtime.db.all("oldest_queued")}
+            rows = {r["queue"]: r for r in self.runtime.store.queue_depths()}
             for q in QUEUES:
-                age.add_metric([q], float(ages.get(q) or 0.0))
-        except Exception:  # noqa: BLE001
+                row = rows.get(q) or {}
+                depth.add_metric([q], float(row.get("due") or 0))
+                age.add_metric([q], float(row.get("age_s") or 0.0))
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the database is away
             pass
         yield depth
         yield age

@@ -10,7 +10,7 @@ from celery import Celery
 from shared.accounts import Accounts
 from shared.celery_app import make_celery
 from shared.db import Database
-from shared.dispatch import Dispatcher
+from shared.dispatch import Waker
 from shared.fetch import Policy
 from shared.files import FileService
 from shared.jobs import JobService
@@ -26,7 +26,7 @@ class Runtime:
     db: Database
     celery: Celery
     registry: Registry
-    dispatcher: Dispatcher
+    waker: Waker
     jobs: JobService
     store: JobStore
     accounts: Accounts
@@ -48,7 +48,7 @@ class Runtime:
         registry = registry or default_registry(settings.plugins)
         db = Database(settings.database_url, settings.db_pool_max)
         celery = make_celery(settings)
-        dispatcher = Dispatcher(settings, registry)
-        runtime = cls(settings, db, celery, registry, dispatcher, None, JobStore(db), Accounts(db))  # type: ignore[arg-type]
-        runtime.jobs = JobService(db, dispatcher, registry, settings, lambda: runtime.files)
+        waker = Waker(settings, celery)
+        runtime = cls(settings, db, celery, registry, waker, None, JobStore(db), Accounts(db))  # type: ignore[arg-type]
+        runtime.jobs = JobService(db, waker, registry, settings, lambda: runtime.files)
         return runtime

@@ -23,15 +23,15 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("JOBLINE_MAX_STREAMS", "max_streams", "Open event streams of all accounts together per API process (keep below JOBLINE_WORKER_CONNECTIONS); 429 beyond."),
     ("JOBLINE_MAX_LOAD_BYTES", "max_load_bytes", "Largest N-Triples body of a dataset load, streamed (Turtle is parsed in memory up to `JOBLINE_MAX_BODY_BYTES`; above, it must be N-Triples)."),
     ("JOBLINE_MAX_WAIT_S", "max_wait_s", "Cap on `?wait=N` and blocking calls, in seconds."),
-    ("JOBLINE_PREFETCH", "prefetch", "Celery worker prefetch multiplier (messages reserved per process)."),
-    ("JOBLINE_JOBS_PER_MESSAGE", "jobs_per_message", "Most jobs that share a Celery message (1: one each); jobs share only once their queue holds 64 waiting messages."),
-    ("JOBLINE_VISIBILITY_TIMEOUT_S", "visibility_timeout_s", "Redis visibility timeout: an unacked message is redelivered after this."),
-    ("JOBLINE_REDISPATCH_AFTER_S", "redispatch_after_s", "A queued job unclaimed this long has its message published again."),
+    ("JOBLINE_PREFETCH", "prefetch", "Celery worker prefetch multiplier (wake-ups and callback messages reserved per process)."),
+    ("JOBLINE_VISIBILITY_TIMEOUT_S", "visibility_timeout_s", "Redis visibility timeout: a message a dead worker had reserved is redelivered after this (no job waits on it)."),
+    ("JOBLINE_REDISPATCH_AFTER_S", "redispatch_after_s", "A queue's wake-up slot (or a callback message) still pending after this is published again."),
     ("JOBLINE_HEARTBEAT_S", "heartbeat_s", "How often a running job's worker writes its heartbeat."),
-    ("JOBLINE_REAP_AFTER_S", "reap_after_s", "A running job whose heartbeat is older than this is requeued (or failed)."),
+    ("JOBLINE_REAP_AFTER_S", "reap_after_s", "A claim's lease: a running job whose heartbeat is older than this is claimed again (or failed once its attempts are spent)."),
     ("JOBLINE_CANCEL_GRACE_S", "cancel_grace_s", "After a cancel, a running handler has this long to stop before it is terminated."),
-    ("JOBLINE_BEAT_INTERVAL_S", "beat_interval_s", "Beat tick: dispatch due jobs, redispatch lost ones, reap dead ones."),
+    ("JOBLINE_BEAT_INTERVAL_S", "beat_interval_s", "Beat tick: queue due scheduled jobs, wake queues with claimable jobs, fail dead ones, prune."),
     ("JOBLINE_IDEMPOTENCY_TTL_S", "idempotency_ttl_s", "How long an Idempotency-Key is remembered."),
+    ("JOBLINE_RETENTION_DAYS", "retention_days", "Finished jobs (with their events, files and callback deliveries) are deleted this many days after they finished; 0 keeps them."),
     ("JOBLINE_RETRY_BASE_S", "retry_base_s", "First retry delay of a transient error; doubles each attempt."),
     ("JOBLINE_RETRY_MAX_S", "retry_max_s", "Longest retry delay."),
     ("JOBLINE_STORAGE_URL", "storage_url", "Object store for files: `file:///abs/folder` or `s3://bucket/prefix`."),
@@ -72,8 +72,7 @@ class Settings:
     max_streams: int = 800
     max_load_bytes: int = 1024 * 1024 * 1024
     max_wait_s: float = 60
-    prefetch: int = 4
-    jobs_per_message: int = 16
+    prefetch: int = 1
     visibility_timeout_s: int = 3600
     redispatch_after_s: float = 30
     heartbeat_s: float = 5
@@ -81,6 +80,7 @@ class Settings:
     cancel_grace_s: float = 10
     beat_interval_s: float = 1
     idempotency_ttl_s: int = 86400
+    retention_days: float = 7
     retry_base_s: float = 2
     retry_max_s: float = 300
     storage_url: str = "file://.jobline/objects"

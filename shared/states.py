@@ -15,9 +15,10 @@ from enum import StrEnum
 class Status(StrEnum):
     #: Waiting for its ``start_at``. In: create with a future start. Out: beat (dispatch), cancel.
     SCHEDULED = "scheduled"
-    #: Its message is on the broker. In: create, dispatch, retry, reap, restart. Out: a worker's claim, cancel.
+    #: Waiting in PostgreSQL to be claimed. In: create, dispatch, retry, reap, restart. Out: a worker's claim, cancel.
     QUEUED = "queued"
-    #: A worker won the claim and runs the handler. Out: the same worker, beat's reaper, cancel.
+    #: A worker holds the claim's lease and runs the handler. Out: the same worker, another worker's claim
+    #: once the lease runs out (a new attempt), beat's reaper, cancel.
     RUNNING = "running"
     #: The handler returned; ``result`` holds what it returned.
     SUCCEEDED = "succeeded"

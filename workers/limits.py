@@ -1,9 +1,9 @@
-"""A job's soft time limit when it shares its Celery message with other jobs.
+"""A job's soft time limit, armed by the runner around each handler.
 
-Celery's soft limit covers a whole task; a pack of jobs (``run_job(id1, id2, ...)``) needs
-one per job. In a prefork pool process the task runs in the main thread, so a real-time
-timer raises ``SoftTimeLimitExceeded`` in the handler, as Celery's own limit would. The
-pack's hard limit (the sum of its jobs') stays with Celery as the backstop.
+Celery's limits cover a whole task, and a wake-up task runs every job it claims, one after
+another. In a prefork pool process the task runs in the main thread, so a real-time timer
+raises ``SoftTimeLimitExceeded`` in the handler, as Celery's own limit would. The hard limit
+is the heartbeat's (``workers.runner.Heartbeat``): it kills the process running the job.
 """
 
 from __future__ import annotations

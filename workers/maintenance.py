@@ -1,7 +1,10 @@
-"""Beat's work, every tick: dispatch due jobs, re-dispatch lost ones, reap dead ones.
+"""Beat's work, every tick: queue due scheduled jobs, wake queues with claimable jobs, fail
+jobs whose worker died once their attempts are spent, end cancels past their grace, prune
+finished jobs past their retention.
 
 Safe with several beat processes: every step selects its rows ``FOR UPDATE SKIP LOCKED``
-and changes them with a conditional UPDATE, so no job is dispatched twice by two beats.
+and changes them with a conditional UPDATE, so no job is dispatched twice by two beats; a
+wake-up too many is harmless.
 """
 
 from __future__ import annotations
@@ -15,8 +18,15 @@ from workers.callbacks import dispatch_due as dispatch_due_callbacks
 
 log = logging.getLogger("jobline.beat")
 
-#: Purge expired idempotency keys this often.
+#: Purge expired idempotency keys this often; look for jobs past retention this often once
+#: none is left (while some are, every tick prunes a batch).
 PURGE_EVERY_S = 300.0
+PRUNE_EVERY_S = 60.0
+#: Most jobs pruned in one tick: one short statement, so creates never wait behind it.
+PRUNE_BATCH = 500
+#: A running job whose lease ran out this many times over, and that no worker claimed again
+#: meanwhile (none runs its queue), is shown as queued again.
+REQUEUE_AFTER_LEASES = 2
 
 
 class Maintainer:
@@ -24,52 +34,48 @@ class Maintainer:
         self.runtime = runtime
         self.store = runtime.store
         self._last_purge = 0.0
+        self._next_prune = 0.0
 
     def tick(self) -> dict[str, int]:
-        s = self.runtime.settings
-        # Jobs due before the next tick go out now with a countdown, so they start on time
-        # rather than up to one tick late; the claim refuses a message that arrives early.
-        # Two intervals, not one: a tick takes the interval plus its own work.
+        s, waker = self.runtime.settings, self.runtime.waker
+        # Jobs due before the next tick are queued now, with a wake-up timed for when the
+        # first and the last of them are due, so they start on time rather than up to a tick
+        # late. Two intervals, not one: a tick takes the interval plus its own work.
         due = self.store.dispatch_due(lookahead_s=2 * s.beat_interval_s)
-        reserved = self._reserved()
-        lost = self.store.redispatch_lost(self._drained_queues(), s.redispatch_after_s, reserved)
-        lost += self.store.redispatch_lost(list(QUEUES), s.visibility_timeout_s, reserved)
-        requeued, failed = self.store.reap(s.reap_after_s)
-        self.runtime.dispatcher.publish(due + lost + requeued)
+        for row in due:
+            for countdown in sorted({row["first_s"], row["last_s"]}):
+                if countdown > 0.001:
+                    waker.wake_at(row["queue"], countdown)
+        requeued, failed = self.store.reap(fail_after_s=s.reap_after_s,
+                                           requeue_after_s=REQUEUE_AFTER_LEASES * s.reap_after_s)
+        # The safety net: a wake-up lost, or a lease that ran out, leaves claimable jobs
+        # with nobody draining their queue. Wake-ups are coalesced, so this costs nothing
+        # while workers drain.
+        claimable = self.store.claimable_queues(QUEUES, s.reap_after_s)
+        woken = waker.wake({q: 1 for q in claimable})
         terminated = self.store.terminate_canceled(s.cancel_grace_s)
-        for row in terminated:
-            if row["worker"]:
-                self.runtime.celery.control.revoke(row["worker"], terminate=True, signal="SIGKILL")
-                # Its message may have carried other jobs, which now have none.
-                if row["dispatched_at"] is not None:
-                    self.runtime.dispatcher.publish(self.store.redispatch_published_with(row["queue"], row["dispatched_at"]))
         if time.monotonic() - self._last_purge > PURGE_EVERY_S:
             self.runtime.db.one("purge_idempotency_keys", ttl_s=s.idempotency_ttl_s)
             self._last_purge = time.monotonic()
-        counts = {"dispatched": len(due), "redispatched": len(lost), "reaped": len(requeued),
-                  "failed": failed, "terminated": len(terminated),
-                  "callbacks": dispatch_due_callbacks(self.runtime)}
+        counts = {"dispatched": sum(r["n"] for r in due), "woken": woken, "requeued": sum(requeued.values()),
+                  "failed": failed, "terminated": len(terminated), "callbacks": dispatch_due_callbacks(self.runtime),
+                  "pruned": self.prune()}
         if any(counts.values()):
             log.info("beat: %s", counts)
         return counts
 
-    def _reserved(self) -> set[int]:
-        """Jobs in messages workers hold: waiting in a worker's buffer is not being lost."""
-        try:
-            return self.runtime.dispatcher.reserved_job_ids()
-        except Exception:  # noqa: BLE001 - broker away: nothing is re-published this tick anyway
-            return set()
-
-    def _drained_queues(self) -> list[str]:
-        """Queues with no message waiting on the broker.
-
-        A queued job is re-published only once its queue has drained: in a backlog its
-        message is most likely still waiting, and re-publishing thousands would only add
-        duplicates. A job unclaimed past the visibility timeout is re-published anyway, unless
-        a worker holds its message (kombu restores those itself after that timeout).
-        """
-        try:
-            return [q for q, n in self.runtime.dispatcher.depths(QUEUES).items() if n == 0]
-        except Exception:  # noqa: BLE001 - broker away: nothing to publish to anyway
-            log.warning("broker unreachable; skipping re-dispatch this tick", exc_info=True)
-            return []
+    def prune(self) -> int:
+        """Retention: delete a batch of jobs finished over ``retention_days`` ago, and their files."""
+        days = self.runtime.settings.retention_days
+        if days <= 0 or time.monotonic() < self._next_prune:
+            return 0
+        rows = self.store.prune(days, PRUNE_BATCH)
+        for row in rows:
+            if row["files"]:
+                try:
+                    self.runtime.files.delete_job(str(row["public_id"]))
+                except Exception:  # noqa: BLE001 - the rows are gone; orphaned bytes are only space
+                    log.warning("could not delete the files of pruned job %s", row["public_id"], exc_info=True)
+        if len(rows) < PRUNE_BATCH:
+            self._next_prune = time.monotonic() + PRUNE_EVERY_S
+        return len(rows)

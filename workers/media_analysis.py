@@ -162,14 +162,14 @@ def analyze(data: bytes, label: str, thumbnail_name: str) -> Analysis:
     except (ValueError, OSError) as exc:
         raise JobError(f"File '{label}' has pixels we cannot read ({header['mode']}: {exc})") from None
     rgb.thumbnail((WORK_SIDE, WORK_SIDE), RESAMPLE, reducing_gap=2.0)
-    thumb, thumb_size = _thumbnail(rgb)
+    thumb, (thumb_w, thumb_h) = _thumbnail(rgb)
     colours = dominant_colours(rgb)
     stats = colour_statistics(rgb)
     digest = hashes(rgb.convert("L"))
     full = {
         "media_type": "image", **header, "size": len(data), "media_length": STILL_LENGTH,
         "colour": stats, "dominant_colours": colours, "hashes": digest,
-        "thumbnails": [{"name": thumbnail_name, "width": thumb_size[0], "height": thumb_size[1],
+        "thumbnails": [{"name": thumbnail_name, "width": thumb_w, "height": thumb_h,
                         "content_type": "image/jpeg"}],
     }
     minimal = {

@@ -1,8 +1,10 @@
-"""Running one job: claim it, run its handler with a heartbeat, record the outcome.
+"""Draining a queue: claim due jobs from PostgreSQL, run each handler under a lease, record the outcome.
 
-Only the worker that wins the claim (queued → running, compare-and-set in PostgreSQL) runs
-the handler; every later transition is guarded by the claim's worker id, so a late or
-duplicate message, or a worker whose job was reaped meanwhile, changes nothing.
+A wake-up (``shared.dispatch``) names a queue; the pool process that receives it claims jobs
+one at a time (a prefork process has one slot) until none is due. A claim is a lease: the heartbeat
+renews it, and a job whose lease ran out is claimed again by whoever asks next. Every write
+after the claim is guarded by the claim's worker token, so a worker whose job was claimed
+again meanwhile, cancelled or deleted changes nothing.
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ import importlib
 import logging
 import os
 import random
+import signal
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
-from contextlib import nullcontext
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from shared.dispatch import Message
 from shared.errors import DatabaseUnavailable, JobCanceled, JobError, TransientError
 from shared.fetch import fetch
 from shared.jobstore import Row
@@ -35,43 +38,73 @@ log = logging.getLogger("jobline.worker")
 TRANSIENT = (TransientError, ConnectionError, TimeoutError)
 #: How long to keep trying to record an outcome while PostgreSQL is away.
 RECORD_PATIENCE_S = 60.0
+#: A wake-up drains its queue this long at most (checked between jobs), then hands on to a
+#: fresh wake-up, so that a warm shutdown waits for the running job only.
+DRAIN_S = 2.0
+
+
+def _kill_self(why: str) -> None:
+    """The backstop of a time limit or a cancel: this pool process dies, Celery starts another."""
+    log.error("killing worker process %d: %s", os.getpid(), why)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _token() -> str:
+    """A claim's worker token: which process holds it, and which claim of that process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Heartbeat:
-    """One thread per worker process writes the heartbeat of every job the process runs.
+    """One thread per worker process renews the lease of the job the process runs.
 
-    It also watches for a cancel (or the job vanishing) and sets that job's cancel flag.
+    It sets the job's cancel flag when a cancel is requested or the job is no longer ours
+    (deleted, cancelled, claimed again after the lease ran out); if the handler is still
+    running ``cancel_grace_s`` later, or past its type's hard time limit, it kills the
+    process: only this job runs in it, so only this job stops.
     One long-lived thread, not one per job: starting a thread costs more than a hello job.
     """
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._jobs: dict[int, tuple[str, threading.Event]] = {}
+        self._jobs: dict[int, tuple[str, threading.Event, float, float]] = {}
+        self._lost: dict[int, float] = {}
         self._lock = threading.Lock()
         self._pid = 0
 
-    def track(self, job_id: int, worker: str, cancel: threading.Event) -> None:
+    def track(self, job_id: int, worker: str, cancel: threading.Event, hard_limit_s: float) -> None:
         with self._lock:
             if self._pid != os.getpid():  # first job in this (forked) process
                 self._pid = os.getpid()
                 threading.Thread(target=self._loop, name="jobline-heartbeat", daemon=True).start()
-            self._jobs[job_id] = (worker, cancel)
+            self._jobs[job_id] = (worker, cancel, time.monotonic(), hard_limit_s)
 
     def untrack(self, job_id: int) -> None:
         with self._lock:
             self._jobs.pop(job_id, None)
+            self._lost.pop(job_id, None)
 
     def _loop(self) -> None:
         while True:
             time.sleep(self.runtime.settings.heartbeat_s)
             with self._lock:
                 jobs = list(self._jobs.items())
-            for job_id, (worker, cancel) in jobs:
+            for job_id, (worker, cancel, started, hard_limit_s) in jobs:
+                now = time.monotonic()
+                if now - started > hard_limit_s:
+                    _kill_self(f"job {job_id} passed its hard time limit of {hard_limit_s:g} s")
                 try:
                     row = self.runtime.store.heartbeat(job_id, worker)
                 except DatabaseUnavailable:
                     continue
-                if row is None or row["cancel_requested_at"] is not None:
+                if row is None:
+                    cancel.set()
+                    lost = self._lost.setdefault(job_id, now)
+                    if now - lost > self.runtime.settings.cancel_grace_s:
+                        with self._lock:
+                            still = job_id in self._jobs
+                        if still:
+                            _kill_self(f"job {job_id} is no longer ours and its handler did not stop")
+                elif row["cancel_requested_at"] is not None:
                     cancel.set()
 
 
@@ -91,22 +124,50 @@ class Runner:
             self._handlers[type_name] = getattr(importlib.import_module(module), attr)
         return self._handlers[type_name]
 
-    def run_pack(self, job_ids: list[int], worker: str) -> list[str]:
-        """Run the jobs of one message in order; a shared message arms each job's soft limit."""
-        return [self.run(job_id, worker, own_limit=len(job_ids) > 1) for job_id in job_ids]
+    def drain(self, queue: str, slot: int | None) -> int:
+        """Claim and run due jobs of ``queue`` until none is left; return how many ran.
 
-    def run(self, job_id: int, worker: str, own_limit: bool = False) -> str:
-        """Run job ``job_id`` if this message wins the claim; return what happened."""
-        job = self.store.claim(job_id, worker)
-        if job is None:
-            return self._lost_claim(job_id)
+        ``slot`` is the wake-up slot this drain holds (``shared.dispatch``): given back before
+        the last, empty-handed claim, so no job committed meanwhile goes unseen. A job that
+        succeeds is recorded in the same statement that claims the next one."""
+        waker, lease_s = self.runtime.waker, self.runtime.settings.reap_after_s
+        deadline, parent, ran = time.monotonic() + DRAIN_S, os.getppid(), 0
+        job: Row | None = None
+        worker = ""
+        while True:
+            if job is None:
+                if time.monotonic() > deadline or os.getppid() != parent:
+                    waker.hand_on(queue, slot)  # work may be left: a fresh wake-up carries on
+                    return ran
+                worker = _token()
+                job = self.store.claim_next(queue, worker, lease_s)
+                if job is None and slot is not None:
+                    try:
+                        waker.release(queue, slot)
+                    except Exception:  # noqa: BLE001 - the slot expires on its own
+                        log.warning("could not give back wake-up slot %s of %s", slot, queue, exc_info=True)
+                    slot = None
+                    job = self.store.claim_next(queue, worker, lease_s)
+                if job is None:
+                    return ran
+            if ran == 0:
+                waker.wake({queue: 1})  # there is work: recruit another process, if one is idle
+            going_on = time.monotonic() < deadline and os.getppid() == parent
+            next_worker = _token() if going_on else ""
+            _outcome, job = self.run(job, worker, (queue, next_worker) if going_on else None)
+            worker = next_worker
+            ran += 1
+
+    def run(self, job: Row, worker: str, then: tuple[str, str] | None = None) -> tuple[str, Row | None]:
+        """Run a job this worker has claimed: what happened, and the next job if ``then``
+        (queue, worker token) asked to claim one as it succeeded."""
         token = current_job.set(str(job["public_id"]))
         try:
-            return self._run_claimed(job, worker, own_limit)
+            return self._run_claimed(job, worker, then)
         finally:
             current_job.reset(token)
 
-    def _run_claimed(self, job: dict, worker: str, own_limit: bool) -> str:
+    def _run_claimed(self, job: dict, worker: str, then: tuple[str, str] | None) -> tuple[str, Row | None]:
         job_id = job["id"]
         jlog = logging.LoggerAdapter(log, {"attempt": job["attempt"]})
         cancel = threading.Event()
@@ -124,43 +185,41 @@ class Runner:
         ctx = JobContext(public_id, job["type"], job["params"], job["attempt"], jlog, report, cancel,
                          lambda name, data, ctype: self.runtime.files.save(job_id, public_id, name, data, ctype),
                          lambda url: fetch(url, self.runtime.fetch_policy))
-        self.heartbeat.track(job_id, worker, cancel)
+        if job["type"] not in self.runtime.registry:
+            return self._failed(job, worker, f"unknown job type {job['type']!r} (missing plugin?)", jlog), None
+        jt = self.runtime.registry[job["type"]]
+        self.heartbeat.track(job_id, worker, cancel, jt.time_limit)
         started = time.monotonic()
-        guard = limits.soft_limit(self.runtime.registry[job["type"]].soft_time_limit) if own_limit else nullcontext()
         try:
-            with JOB_RUN_SECONDS.labels(job["type"]).time(), guard:
+            with JOB_RUN_SECONDS.labels(job["type"]).time(), limits.soft_limit(jt.soft_time_limit):
                 result = self.handler(job["type"])(ctx)
         except JobCanceled:
             if self._finish(self.store.cancel_running, job_id, worker, "cooperative"):
                 JOBS_FINISHED.labels(job["type"], "canceled").inc()
-            return "canceled"
+            return "canceled", None
         except SoftTimeLimitExceeded:
-            limit = self.runtime.registry[job["type"]].soft_time_limit
-            return self._failed(job, worker, f"timed out after {limit:g} s", jlog)
+            return self._failed(job, worker, f"timed out after {jt.soft_time_limit:g} s", jlog), None
         except TRANSIENT as exc:
-            return self._transient(job, worker, exc, jlog)
+            return self._transient(job, worker, exc, jlog), None
         except JobError as exc:
-            return self._failed(job, worker, str(exc) or type(exc).__name__, jlog)
+            return self._failed(job, worker, str(exc) or type(exc).__name__, jlog), None
         except Exception as exc:  # noqa: BLE001 - a handler bug fails its job, not the worker
             jlog.exception("handler raised")
-            return self._failed(job, worker, f"{type(exc).__name__}: {exc}", jlog)
+            return self._failed(job, worker, f"{type(exc).__name__}: {exc}", jlog), None
         finally:
             self.heartbeat.untrack(job_id)
-        if self._finish(self.store.succeed, job_id, worker, result) is None:
-            return "gone"  # deleted, or reaped and handed to another worker meanwhile
+        following = None
+        if then is None:
+            finished = self._finish(self.store.succeed, job_id, worker, result)
+        else:
+            finished, following = self._record(self.store.succeed_and_claim_next, job_id, worker, result,
+                                               then[0], then[1], self.runtime.settings.reap_after_s)
+            self._announce(job_id, finished)
+        if finished is None:
+            return "gone", following  # deleted, or claimed again by another worker meanwhile
         JOBS_FINISHED.labels(job["type"], "succeeded").inc()
         jlog.debug("succeeded in %.3f s", time.monotonic() - started)
-        return "succeeded"
-
-    def _lost_claim(self, job_id: int) -> str:
-        """A duplicate or early message. If the job waits for its time, come back then."""
-        row = self.store.claimability(job_id)
-        if row and row["status"] == "queued" and row["wait_s"] and row["wait_s"] > 0:
-            job = self.store.get_by_id(job_id)
-            if job:
-                self.runtime.dispatcher.publish([Message(job_id, job["queue"], job["priority"], float(row["wait_s"]), job["type"])])
-            return "early"
-        return "skipped"
+        return "succeeded", following
 
     def _failed(self, job: dict, worker: str, error: str, jlog: logging.LoggerAdapter) -> str:
         jlog.warning("failed: %s", error)
@@ -177,19 +236,22 @@ class Runner:
         row = self._record(self.store.retry, job["id"], worker, error, delay)
         if row is not None:
             jlog.info("transient error, retry in %.1f s: %s", delay, error)
-            self.runtime.dispatcher.publish([Message(job["id"], job["queue"], job["priority"], delay, job["type"])])
+            self.runtime.waker.wake_at(job["queue"], delay)
         return "retry"
 
     def _finish(self, verb: Callable[..., Any], job_id: int, *args: Any) -> Any:
         """Record a terminal outcome; once recorded, tell the ``on_finished`` hooks."""
         row = self._record(verb, job_id, *args)
+        self._announce(job_id, row)
+        return row
+
+    def _announce(self, job_id: int, row: Row | None) -> None:
         if row is not None:
             for hook in self.on_finished:
                 try:
                     hook(job_id, row)
                 except Exception:  # noqa: BLE001 - beat catches up on whatever a hook missed
                     log.warning("on_finished hook failed for job %s", job_id, exc_info=True)
-        return row
 
     def _record(self, verb: Callable[..., Any], *args: Any) -> Any:
         """Record an outcome, waiting out a short PostgreSQL outage instead of losing it."""

@@ -1,14 +1,16 @@
-"""The Celery tasks: thin wrappers that hand job ids to the runner (one, or a pack)."""
+"""The Celery task: a thin wake-up that has the runner drain the queue it names."""
 
 from __future__ import annotations
 
 from celery import Celery
 
-from shared.celery_app import RUN_JOB
+from shared.dispatch import WAKE
 from workers.runner import Runner
 
 
 def register(celery: Celery, runner: Runner) -> None:
-    @celery.task(name=RUN_JOB, bind=True, ignore_result=True)
-    def run_job(self, *job_ids: int) -> list[str]:
-        return runner.run_pack([int(j) for j in job_ids], self.request.id)
+    # Acked on receipt: a wake-up lost with its process costs nothing (the jobs wait in
+    # PostgreSQL), and redelivering it would only wake the queue again.
+    @celery.task(name=WAKE, ignore_result=True, acks_late=False)
+    def wake(queue: str, slot: int | None = None) -> int:
+        return runner.drain(str(queue), None if slot is None else int(slot))

@@ -68,8 +68,126 @@ WITH j AS (
 )
 SELECT id, public_id, type, params, attempt, max_attempts, queue, priority, cancel_requested_at FROM j;
 
--- job_claimability --
-SELECT status, run_after, extract(epoch FROM run_after - now()) AS wait_s FROM jobs WHERE id = %(job_id)s;
+-- claim_next --
+-- A worker process claims one job of %(queue)s (its one free slot), a lease kept alive by its
+-- heartbeat. (LIMIT 1 is written in, not bound: with it bound, PostgreSQL keeps planning
+-- each execution afresh, which cost ten times the execution itself.)
+-- Candidates: running jobs whose lease ran out (heartbeat older than %(lease_s)s) while
+-- attempts remain, then due queued jobs, each waiting account's head (a skip scan over the
+-- accounts, then one index probe each). Order: priority, then the account with the fewest
+-- jobs running on this queue (round robin across accounts), then due time. SKIP LOCKED lets
+-- claimers run concurrently; each job goes to one of them.
+WITH RECURSIVE waiting AS (
+    (SELECT account_id FROM jobs WHERE status = 'queued' AND queue = %(queue)s ORDER BY account_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT j.account_id FROM jobs j
+            WHERE j.status = 'queued' AND j.queue = %(queue)s AND j.account_id > w.account_id
+            ORDER BY j.account_id LIMIT 1)
+    FROM waiting w WHERE w.account_id IS NOT NULL
+), heads AS (
+    SELECT h.id, h.priority, h.due, false AS expired,
+           (SELECT count(*) FROM jobs r WHERE r.status = 'running' AND r.queue = %(queue)s AND r.account_id = w.account_id) AS share
+    FROM waiting w CROSS JOIN LATERAL (
+        SELECT id, priority, coalesce(run_after, queued_at) AS due FROM jobs
+        WHERE status = 'queued' AND queue = %(queue)s AND account_id = w.account_id
+          AND coalesce(run_after, queued_at) <= now()
+        ORDER BY priority DESC, coalesce(run_after, queued_at), id
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    ) h
+    WHERE w.account_id IS NOT NULL
+), expired AS (
+    SELECT id, priority, heartbeat_at AS due, true AS expired, 0::bigint AS share FROM jobs
+    WHERE status = 'running' AND queue = %(queue)s AND heartbeat_at < now() - %(lease_s)s * interval '1 second'
+      AND attempt < max_attempts AND cancel_requested_at IS NULL
+    ORDER BY heartbeat_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT id, expired FROM (SELECT * FROM expired UNION ALL SELECT * FROM heads) c
+    ORDER BY expired DESC, priority DESC, share, due, id
+    LIMIT 1
+), j AS (
+    UPDATE jobs SET status = %(target)s, attempt = attempt + 1, started_at = now(), heartbeat_at = now(),
+                    worker = %(worker)s, progress = 0
+    FROM picked WHERE jobs.id = picked.id AND (jobs.status = ANY(%(sources)s::job_status[]) OR picked.expired)
+    RETURNING jobs.id, jobs.public_id, jobs.type, jobs.params, jobs.run, jobs.attempt, jobs.max_attempts,
+              jobs.queue, jobs.priority, jobs.worker, jobs.cancel_requested_at, picked.expired
+), events AS (
+    INSERT INTO job_events (job_id, type, status, run, data)
+    SELECT j.id, e.type, e.status::job_status, j.run, e.data
+    FROM j CROSS JOIN LATERAL (VALUES
+        (1, 'reap', 'queued', jsonb_build_object('attempt', j.attempt - 1, 'reason', 'lease expired')),
+        (2, 'claim', 'running', jsonb_build_object('attempt', j.attempt, 'worker', j.worker))
+    ) AS e(ord, type, status, data)
+    WHERE j.expired OR e.type = 'claim'
+    ORDER BY j.id, e.ord
+)
+SELECT id, public_id, type, params, attempt, max_attempts, queue, priority, cancel_requested_at FROM j;
+
+-- succeed_and_claim_next --
+-- The worker's hot path in one statement (one round trip, one commit instead of two): the
+-- job it ran succeeds (finish_job), and it claims its next job (claim_next, whose CTEs
+-- follow word for word: tests/unit/test_plumbing.py checks). `finished` is finish_job's
+-- row (NULL: the job was no longer ours); `claimed` is claim_next's (NULL: none due).
+WITH RECURSIVE done AS (
+    UPDATE jobs SET status = %(done_target)s, result = %(result)s, error = NULL, progress = 1, finished_at = now()
+    WHERE id = %(job_id)s AND status = ANY(%(done_sources)s::job_status[]) AND worker = %(done_worker)s
+    RETURNING id, status, run, attempt,
+              callback_url IS NOT NULL OR app_id IS NOT NULL OR EXISTS (
+                  SELECT 1 FROM accounts a WHERE a.id = jobs.account_id AND a.default_callback_url <> '') AS callback
+), done_events AS (
+    INSERT INTO job_events (job_id, type, status, run, data)
+    SELECT id, 'succeed', status, run, jsonb_build_object('attempt', attempt) FROM done
+), waiting AS (
+    (SELECT account_id FROM jobs WHERE status = 'queued' AND queue = %(queue)s ORDER BY account_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT j.account_id FROM jobs j
+            WHERE j.status = 'queued' AND j.queue = %(queue)s AND j.account_id > w.account_id
+            ORDER BY j.account_id LIMIT 1)
+    FROM waiting w WHERE w.account_id IS NOT NULL
+), heads AS (
+    SELECT h.id, h.priority, h.due, false AS expired,
+           (SELECT count(*) FROM jobs r WHERE r.status = 'running' AND r.queue = %(queue)s AND r.account_id = w.account_id) AS share
+    FROM waiting w CROSS JOIN LATERAL (
+        SELECT id, priority, coalesce(run_after, queued_at) AS due FROM jobs
+        WHERE status = 'queued' AND queue = %(queue)s AND account_id = w.account_id
+          AND coalesce(run_after, queued_at) <= now()
+        ORDER BY priority DESC, coalesce(run_after, queued_at), id
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    ) h
+    WHERE w.account_id IS NOT NULL
+), expired AS (
+    SELECT id, priority, heartbeat_at AS due, true AS expired, 0::bigint AS share FROM jobs
+    WHERE status = 'running' AND queue = %(queue)s AND heartbeat_at < now() - %(lease_s)s * interval '1 second'
+      AND attempt < max_attempts AND cancel_requested_at IS NULL
+    ORDER BY heartbeat_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT id, expired FROM (SELECT * FROM expired UNION ALL SELECT * FROM heads) c
+    ORDER BY expired DESC, priority DESC, share, due, id
+    LIMIT 1
+), j AS (
+    UPDATE jobs SET status = %(target)s, attempt = attempt + 1, started_at = now(), heartbeat_at = now(),
+                    worker = %(worker)s, progress = 0
+    FROM picked WHERE jobs.id = picked.id AND (jobs.status = ANY(%(sources)s::job_status[]) OR picked.expired)
+    RETURNING jobs.id, jobs.public_id, jobs.type, jobs.params, jobs.run, jobs.attempt, jobs.max_attempts,
+              jobs.queue, jobs.priority, jobs.worker, jobs.cancel_requested_at, picked.expired
+), events AS (
+    INSERT INTO job_events (job_id, type, status, run, data)
+    SELECT j.id, e.type, e.status::job_status, j.run, e.data
+    FROM j CROSS JOIN LATERAL (VALUES
+        (1, 'reap', 'queued', jsonb_build_object('attempt', j.attempt - 1, 'reason', 'lease expired')),
+        (2, 'claim', 'running', jsonb_build_object('attempt', j.attempt, 'worker', j.worker))
+    ) AS e(ord, type, status, data)
+    WHERE j.expired OR e.type = 'claim'
+    ORDER BY j.id, e.ord
+)
+SELECT (SELECT to_jsonb(d) - 'attempt' - 'run' FROM done d) AS finished,
+       (SELECT to_jsonb(c) FROM (SELECT id, public_id, type, params, attempt, max_attempts, queue, priority,
+                                        cancel_requested_at FROM j) c) AS claimed;
 
 -- finish_job --
 WITH j AS (
@@ -106,10 +224,14 @@ WHERE id = %(job_id)s AND worker = %(worker)s AND status = 'running'
 RETURNING cancel_requested_at;
 
 -- report_progress --
+-- The latest progress is on the job; its event replaces the run's previous one, so a job
+-- that reports a thousand times keeps one progress event (streams still see each, live).
 WITH j AS (
     UPDATE jobs SET progress = %(progress)s, heartbeat_at = now()
     WHERE id = %(job_id)s AND worker = %(worker)s AND status = 'running'
     RETURNING id, status, run, cancel_requested_at
+), previous AS (
+    DELETE FROM job_events e USING j WHERE e.job_id = j.id AND e.run = j.run AND e.type = 'progress'
 ), events AS (
     INSERT INTO job_events (job_id, type, status, run, data)
     SELECT id, 'progress', status, run, jsonb_strip_nulls(jsonb_build_object('progress', %(progress)s, 'message', %(message)s::text)) FROM j
@@ -182,30 +304,12 @@ WITH due AS (
 ), j AS (
     UPDATE jobs SET status = %(target)s, queued_at = now(), dispatched_at = now()
     FROM due WHERE jobs.id = due.id
-    RETURNING jobs.id, jobs.type, jobs.queue, jobs.priority, jobs.run,
+    RETURNING jobs.id, jobs.queue, jobs.run,
               greatest(extract(epoch FROM jobs.run_after - now()), 0)::float AS countdown
 ), events AS (
     INSERT INTO job_events (job_id, type, status, run) SELECT id, 'dispatch', 'queued', run FROM j
 )
-SELECT id, type, queue, priority, countdown FROM j;
-
--- redispatch_lost --
-WITH lost AS (
-    SELECT id FROM jobs
-    WHERE status = 'queued' AND queue = ANY(%(queues)s)
-      AND dispatched_at < now() - %(after_s)s * interval '1 second'
-      AND (run_after IS NULL OR run_after < now() - %(after_s)s * interval '1 second')
-      AND NOT id = ANY(%(reserved)s::bigint[])
-    ORDER BY dispatched_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), j AS (
-    UPDATE jobs SET dispatched_at = now() FROM lost WHERE jobs.id = lost.id
-    RETURNING jobs.id, jobs.type, jobs.queue, jobs.priority, jobs.run
-), events AS (
-    INSERT INTO job_events (job_id, type, status, run) SELECT id, 'redispatch', 'queued', run FROM j
-)
-SELECT id, type, queue, priority, 0.0::float AS countdown FROM j;
+SELECT queue, min(countdown) AS first_s, max(countdown) AS last_s, count(*) AS n FROM j GROUP BY queue;
 
 -- reap_requeue --
 WITH dead AS (
@@ -218,12 +322,12 @@ WITH dead AS (
     UPDATE jobs SET status = %(target)s, queued_at = now(), dispatched_at = now(), worker = NULL,
                     started_at = NULL, heartbeat_at = NULL, run_after = NULL
     FROM dead WHERE jobs.id = dead.id
-    RETURNING jobs.id, jobs.type, jobs.queue, jobs.priority, jobs.run, jobs.attempt
+    RETURNING jobs.id, jobs.queue, jobs.run, jobs.attempt
 ), events AS (
     INSERT INTO job_events (job_id, type, status, run, data)
     SELECT id, 'reap', 'queued', run, jsonb_build_object('attempt', attempt, 'reason', 'heartbeat stopped') FROM j
 )
-SELECT id, type, queue, priority, 0.0::float AS countdown FROM j;
+SELECT queue, count(*) AS n FROM j GROUP BY queue;
 
 -- reap_fail --
 WITH dead AS (
@@ -253,33 +357,54 @@ WITH stuck AS (
 ), j AS (
     UPDATE jobs SET status = %(target)s, finished_at = now()
     FROM stuck WHERE jobs.id = stuck.id
-    RETURNING jobs.id, jobs.run, jobs.worker, jobs.queue, jobs.dispatched_at
+    RETURNING jobs.id, jobs.run
 ), events AS (
     INSERT INTO job_events (job_id, type, status, run, data)
     SELECT id, 'cancel', 'canceled', run, jsonb_build_object('how', 'terminated after grace period') FROM j
 )
-SELECT id, worker, queue, dispatched_at FROM j;
-
--- redispatch_published_with --
--- A terminated task may have carried other jobs (a shared message): publish again every
--- job still queued from the same dispatch (same queue, same dispatched_at). A duplicate
--- message is harmless: the claim refuses it.
-WITH mates AS (
-    SELECT id FROM jobs
-    WHERE status = 'queued' AND queue = %(queue)s AND dispatched_at = %(dispatched_at)s
-    FOR UPDATE SKIP LOCKED
-), j AS (
-    UPDATE jobs SET dispatched_at = now() FROM mates WHERE jobs.id = mates.id
-    RETURNING jobs.id, jobs.type, jobs.queue, jobs.priority, jobs.run
-), events AS (
-    INSERT INTO job_events (job_id, type, status, run, data)
-    SELECT id, 'redispatch', 'queued', run, jsonb_build_object('reason', 'its message was terminated') FROM j
-)
-SELECT id, type, queue, priority, 0.0::float AS countdown FROM j;
+SELECT id FROM j;
 
 -- get_jobs_by_ids --
 SELECT * FROM jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id;
 
--- oldest_queued --
-SELECT queue, extract(epoch FROM now() - min(queued_at))::float AS age_s
+-- claimable_queues --
+-- Beat's safety net: the queues a worker would find work on now (a due job, or a lease that
+-- ran out), one index probe each.
+SELECT q.queue FROM unnest(%(queues)s::text[]) AS q(queue)
+WHERE EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND queue = q.queue
+                AND coalesce(run_after, queued_at) <= now())
+   OR EXISTS (SELECT 1 FROM jobs WHERE status = 'running' AND queue = q.queue
+                AND heartbeat_at < now() - %(lease_s)s * interval '1 second'
+                AND attempt < max_attempts AND cancel_requested_at IS NULL);
+
+-- queue_depths --
+-- Jobs waiting to be claimed, and the age of the oldest, per queue (metrics, autoscaling).
+SELECT queue, count(*) FILTER (WHERE coalesce(run_after, queued_at) <= now()) AS due,
+       extract(epoch FROM now() - min(queued_at))::float AS age_s
 FROM jobs WHERE status = 'queued' GROUP BY queue;
+
+-- autoscale_demand --
+-- What KEDA's postgresql scaler reads for a queue's worker Deployment (deploy/k8s/keda.yaml
+-- holds this query with the queue written in): jobs running or due on the queue, and for
+-- `callbacks` the deliveries due.
+SELECT (SELECT count(*) FROM jobs WHERE queue = %(queue)s
+          AND (status = 'running' OR (status = 'queued' AND coalesce(run_after, queued_at) <= now())))
+     + (SELECT count(*) FROM deliveries WHERE %(queue)s = 'callbacks'
+          AND state = 'pending' AND next_attempt_at <= now()) AS demand;
+
+-- prune_finished --
+-- Retention: delete up to %(limit)s jobs finished over %(days)s days ago, oldest first, with
+-- their events, file rows and deliveries (ON DELETE CASCADE). Jobs a dialect's record still
+-- points at (a media object, a PHYLOViZ project's job) stay with that record. `files`: the
+-- job had stored files, whose bytes the caller deletes from the object store.
+WITH old AS (
+    SELECT j.id FROM jobs j
+    WHERE j.finished_at < now() - %(days)s * interval '1 day'
+      AND NOT EXISTS (SELECT 1 FROM media_objects m WHERE m.job_id = j.id)
+      AND NOT EXISTS (SELECT 1 FROM phylo_jobs p WHERE p.job_id = j.id)
+    ORDER BY j.finished_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM jobs USING old WHERE jobs.id = old.id
+RETURNING jobs.public_id, EXISTS (SELECT 1 FROM job_files f WHERE f.job_id = jobs.id) AS files;

@@ -23,6 +23,8 @@ The faults:
   ``max_attempts`` with a "worker lost" error; the jobs around it succeed, each run once.
 - Two beat processes at once: scheduled jobs coming due over a few seconds are each
   dispatched once (one ``dispatch`` event) and run once (one ledger start).
+- A worker's main process SIGKILLed while it holds work, with the production visibility
+  timeout: every job succeeds, none waits for that timeout, none completes twice.
 - Redis restarted empty; PostgreSQL restarted during a run; a job longer than the
   visibility timeout (runs once); the API dying between commit and publish; mass cancel
   then workers restarted; concurrent POSTs with one Idempotency-Key.
@@ -68,7 +70,7 @@ SCALE = {
     "storm_jobs": 2000 if FULL else 300, "kills": 20 if FULL else 4, "redis_jobs": 1000 if FULL else 300,
     "publish_kills": 100, "queued_cancel": 500 if FULL else 200, "idem_clients": 50,
     "poison": 20 if FULL else 5, "poison_neighbours": 500 if FULL else 100,
-    "beat_jobs": 2000 if FULL else 300, "beat_spread_s": 10 if FULL else 3,
+    "beat_jobs": 2000 if FULL else 300, "beat_spread_s": 10 if FULL else 3, "main_kill_jobs": 500,
 }
 #: A poison job's attempts: each one kills its process, and the reaper notices after reap_after_s.
 POISON_ATTEMPTS = 2
@@ -295,6 +297,56 @@ def test_sigkill_storm(cluster, receiver):
     callbacks = check_callbacks(cluster, receiver, "/storm", ids, killed)
     report("sigkill storm", jobs=len(ids), kills=len(killed), reruns=sum(len(p) - 1 for p in starts.values()),
            completed_twice=len(twice), **callbacks)
+
+
+def test_sigkill_a_workers_main_process(cluster):
+    """Node loss: a worker's main process is SIGKILLed while its pool runs jobs and it holds
+    prefetched wake-ups, with the production visibility timeout (an hour). No job waits for
+    that timeout: the queued ones are claimed by the other worker, the ones the dead worker
+    had claimed once their lease runs out. Each succeeds, each handler completes once."""
+    for w in cluster.workers:
+        w.stop()
+    prod = dataclasses.replace(cluster.settings, visibility_timeout_s=Settings().visibility_timeout_s, prefetch=4)
+    assert prod.visibility_timeout_s >= 3600
+    workers = [Proc(prod, ["worker", "-Q", "default,callbacks", "-c", "2", "-n", f"main{i}@%h", "--without-mingle",
+                           "--without-gossip", "-l", "warning"], cluster.base / f"main{i}.log").start() for i in range(2)]
+    victim = workers[0]
+    try:
+        wait_until(lambda: all(len(w.children()) == 2 for w in workers), timeout=60, interval=0.2)
+        pool = set(victim.children())
+        ids = cluster.submit(SCALE["main_kill_jobs"], seconds=0.05, steps=1)
+        pool_pids = [str(p) for p in pool]  # a claim's worker token is host:pid:nonce
+
+        def held_by_victim() -> list[str]:
+            return [r[0] for r in cluster.sql("SELECT public_id::text FROM jobs WHERE status = 'running'"
+                                              " AND split_part(worker, ':', 2) = ANY(%s)", pool_pids)]
+
+        wait_until(lambda: held_by_victim(), timeout=60, interval=0.02)
+        os.kill(victim.popen.pid, signal.SIGKILL)
+        killed, [(killed_at,)] = time.monotonic(), cluster.sql("SELECT now()")
+        held = held_by_victim()
+        [(queued_at_kill,)] = cluster.sql("SELECT count(*) FROM jobs WHERE status = 'queued'"
+                                          " AND public_id = ANY(%s::uuid[])", ids)
+        assert queued_at_kill > 0, "the kill came after the work was done: the test proved nothing"
+        check(cluster, ids, timeout=120)  # an hour is what the visibility timeout would cost
+        recovered_s = time.monotonic() - killed
+        starts, dones = ledger_pids(cluster, ids, "start"), ledger_pids(cluster, ids, "done")
+        assert set(dones) == set(ids) and all(len(p) == 1 for p in dones.values()), \
+            [(j, p) for j, p in dones.items() if len(p) != 1][:5]
+        rerun = {j: p for j, p in starts.items() if len(p) > 1}
+        assert all(p[0] in pool for p in rerun.values()), "a job ran twice though its first process lived"
+        # The jobs the dead worker's pool held: finished by its orphaned pool process, or
+        # claimed again once their lease ran out.
+        attempts = cluster.sql("SELECT attempt, extract(epoch FROM finished_at - %s) FROM jobs"
+                               " WHERE public_id = ANY(%s::uuid[])", killed_at, held)
+        report("sigkill main", jobs=len(ids), queued_at_kill=queued_at_kill, lease_s=cluster.settings.reap_after_s,
+               all_done_after_s=round(recovered_s, 1), held_by_the_dead_worker=len(held),
+               of_them_claimed_again=sum(a > 1 for a, _s in attempts),
+               held_jobs_done_after_s=round(max(float(t) for _a, t in attempts), 1) if attempts else None)
+    finally:
+        for w in workers:
+            w.stop()
+        cluster.workers = [cluster._worker(f"w{i}m") for i in range(2)]
 
 
 def test_poison_job_fails_after_max_attempts(cluster):

@@ -1,155 +1,186 @@
-"""Our hand-built messages match what Celery's send_task writes to Redis."""
+"""Wake-ups and claims: PostgreSQL is the queue, a Celery message only names a queue."""
 
 from __future__ import annotations
 
-import base64
-import json
+import threading
+import uuid
+from collections import Counter
 
 import pytest
-from kombu.transport.redis import Channel
+import redis
 
-from shared.celery_app import RUN_JOB, make_celery
-from shared.dispatch import Dispatcher, Message, list_key
-from shared.registry import default_registry
-from shared.settings import Settings
+from shared.dispatch import FANOUT, WAKE_SLOTS, Waker
+from tests.conftest import wait_until
 
 
-class FakePipe:
-    """Records LPUSHes; LLEN answers ``depth`` for the first list of a queue, 0 for the rest."""
+@pytest.fixture
+def waker(settings, runtime):
+    """A waker on a prefix of its own, so this test's slots are not the engine's."""
+    import dataclasses
 
-    def __init__(self, sink, depth=0):
-        self.sink, self.depth, self.lens = sink, depth, []
-
-    def lpush(self, key, value):
-        self.sink.append((key, value))
-
-    def llen(self, key):
-        self.lens.append(self.depth if not self.lens else 0)
-
-    def execute(self):
-        lens, self.lens = self.lens, []
-        return lens
-
-
-def celery_envelope(settings: Settings, queue: str, priority: int, countdown: float | None):
-    """What send_task produces, captured at kombu's Redis ``_put`` (nothing is sent)."""
-    app = make_celery(settings)
-    captured = []
-
-    def put(self, q, message, **kw):
-        captured.append((self._q_for_pri(q, self._get_message_priority(message, reverse=False)), message))
-
-    original = Channel._put
-    Channel._put = put
-    try:
-        with app.connection_for_write() as conn:
-            producer = app.amqp.Producer(conn.default_channel)
-            app.send_task(RUN_JOB, args=[7], queue=queue, priority=priority, countdown=countdown,
-                          time_limit=60, soft_time_limit=30, producer=producer)
-    finally:
-        Channel._put = original
-    return captured[0]
-
-
-@pytest.mark.parametrize("job_priority,countdown", [(0, None), (9, None), (5, 2.5)])
-def test_envelope_matches_celery(settings, job_priority, countdown):
-    key, theirs = celery_envelope(Settings(redis_url=settings.redis_url), "images", 9 - job_priority, countdown)
-    sink: list = []
-    d = Dispatcher(Settings(), default_registry())
-    d.__dict__["redis"] = type("R", (), {"pipeline": lambda self, transaction: FakePipe(sink)})()
-    assert d.publish([Message(7, "images", job_priority, countdown or 0)]) == 1
-    our_key, ours = sink[0][0], json.loads(sink[0][1])
-    assert our_key == key
-    assert set(ours) == set(theirs)
-    assert set(ours["headers"]) == set(theirs["headers"])
-    assert set(ours["properties"]) == set(theirs["properties"])
-    assert base64.b64decode(ours["body"]) == base64.b64decode(theirs["body"])
-    for field in ("lang", "task", "retries", "kwargsrepr", "argsrepr", "group", "parent_id"):
-        assert ours["headers"][field] == theirs["headers"][field], field
-    assert (ours["headers"]["eta"] is None) == (theirs["headers"]["eta"] is None)
-    assert ours["properties"]["priority"] == theirs["properties"]["priority"]
-    assert ours["properties"]["delivery_info"] == theirs["properties"]["delivery_info"]
-    assert ours["content-type"] == theirs["content-type"] and ours["content-encoding"] == theirs["content-encoding"]
-
-
-def test_list_keys_follow_kombu_priority_steps():
-    assert list_key("", "default", 0) == "default"
-    assert list_key("p:", "default", 9) == "p:default" + Channel.sep + "9"
-    assert list_key("", "images", 4) == "images" + Channel.sep + "3"
-
-
-def _capture(settings: Settings, depth: int = 0) -> tuple[Dispatcher, list]:
-    sink: list = []
-    d = Dispatcher(settings, default_registry())
-    d.__dict__["redis"] = type("R", (), {"pipeline": lambda self, transaction: FakePipe(sink, depth)})()
-    return d, sink
-
-
-def _ids(raw: str) -> list[int]:
-    return json.loads(base64.b64decode(json.loads(raw)["body"]))[0]
-
-
-def test_small_batches_get_a_message_per_job():
-    d, sink = _capture(Settings())
-    assert d.publish([Message(i, "default", 0, 0, "hello") for i in range(64)]) == 64
-    assert [_ids(raw) for _key, raw in sink] == [[i] for i in range(64)]
-
-
-def test_large_batches_share_messages_up_to_the_limit():
-    d, sink = _capture(Settings(jobs_per_message=16))
-    assert d.publish([Message(i, "default", 0, 0, "hello") for i in range(500)]) == 500
-    packs = [_ids(raw) for _key, raw in sink]
-    assert len(packs) == 63 and {len(p) for p in packs[:-1]} == {8}
-    assert sorted(i for p in packs for i in p) == list(range(500))
-    header = json.loads(sink[0][1])["headers"]
-    assert header["timelimit"] == [60 * 8, None]  # the pack's hard limit; the runner keeps each soft one
-    d, sink = _capture(Settings(jobs_per_message=16))
-    d.publish([Message(i, "default", 0, 0, "hello") for i in range(5000)])
-    assert max(len(_ids(raw)) for _key, raw in sink) == 16
-
-
-def test_only_alike_jobs_due_now_share_a_message():
-    d, sink = _capture(Settings(jobs_per_message=16))
-    batch = [Message(i, "default", i % 2, 0, "hello") for i in range(400)]  # two priorities
-    batch += [Message(1000 + i, "default", 0, 5.0, "hello") for i in range(200)]  # with a countdown
-    d.publish(batch)
-    packs = [_ids(raw) for _key, raw in sink]
-    assert sorted(i for p in packs for i in p) == sorted(m.job_id for m in batch)
-    for p in packs:
-        assert len({i % 2 for i in p}) == 1 or all(i >= 1000 for i in p)
-        assert len(p) == 1 or all(i < 1000 for i in p)
-
-
-def test_one_job_per_message_when_configured():
-    d, sink = _capture(Settings(jobs_per_message=1))
-    d.publish([Message(i, "default", 0, 0, "hello") for i in range(500)])
-    assert len(sink) == 500
-
-
-def test_behind_a_backlog_even_a_few_jobs_share_a_message():
-    d, sink = _capture(Settings(jobs_per_message=16), depth=62)  # room for 2 more messages
-    d.publish([Message(i, "default", 0, 0, "hello") for i in range(6)])
-    assert [_ids(raw) for _key, raw in sink] == [[0, 1, 2], [3, 4, 5]]
-    d, sink = _capture(Settings(jobs_per_message=16), depth=500)
-    d.publish([Message(i, "default", 0, 0, "hello") for i in range(6)])
-    assert [_ids(raw) for _key, raw in sink] == [[0, 1, 2, 3, 4, 5]]
-    d, sink = _capture(Settings(jobs_per_message=16), depth=500)
-    d.publish([Message(0, "default", 0, 0, "hello")])
-    assert [_ids(raw) for _key, raw in sink] == [[0]]
-
-
-def test_jobs_in_messages_workers_hold_count_as_reserved(settings):
-    """What kombu keeps in its ``unacked`` hash (prefetched or running messages)."""
-    import redis
-
-    d = Dispatcher(settings, default_registry())
+    w = Waker(dataclasses.replace(settings, redis_prefix=f"{settings.redis_prefix}w{uuid.uuid4().hex[:6]}:"),
+              runtime.celery)
+    sent: list[tuple] = []
+    w._send = lambda wakeups: sent.extend(wakeups) or len(wakeups)  # count, do not publish
+    w.sent = sent
+    yield w
     r = redis.Redis.from_url(settings.redis_url)
-    key = f"{settings.redis_prefix}unacked"
-    pack = json.loads(d.envelope([Message(i, "default", 0, 0, "hello") for i in (11, 12, 13)], 9))
-    other = dict(pack, headers=dict(pack["headers"], task="someone.else"))
-    r.hset(key, mapping={"tag-1": json.dumps([pack, "", "default"]), "tag-2": json.dumps([other, "", "default"]),
-                         "tag-3": "not json"})
-    try:
-        assert d.reserved_job_ids() == {11, 12, 13}
-    finally:
+    for key in r.scan_iter(match=f"{w.settings.redis_prefix}*"):
         r.delete(key)
+
+
+def test_wakeups_are_coalesced_per_queue(waker):
+    assert waker.wake({"default": 500, "images": 1}) == FANOUT + 1
+    assert Counter(q for q, _slot, _c in waker.sent) == {"default": FANOUT, "images": 1}
+    assert len({slot for q, slot, _c in waker.sent if q == "default"}) == FANOUT
+    for _ in range(WAKE_SLOTS):
+        waker.wake({"default": 1})
+    assert waker.wake({"default": 1}) == 0  # every slot pending: nothing more is sent
+    waker.release("default", 3)
+    assert waker.wake({"default": 5}) == 1 and waker.sent[-1][:2] == ("default", 3)
+
+
+def test_wakeups_go_out_through_celery_send_task(settings, runtime, monkeypatch):
+    """Published with Celery's own API (no hand-built message): what send_task is given."""
+    calls = []
+    monkeypatch.setattr(runtime.celery, "send_task", lambda name, **kw: calls.append((name, kw)))
+    w = Waker(settings, runtime.celery)
+    assert w.wake_at("images", 2.5) == 1
+    (name, kw), = calls
+    assert name == "jobline.wake" and kw["args"] == ["images", None] and kw["queue"] == "images"
+    assert kw["countdown"] == 2.5
+
+
+def test_claims_never_hand_a_job_to_two_workers(runtime, make_account):
+    account, _key = make_account()
+    spec = vars(runtime.jobs.spec("test.sleep", {"seconds": 0}))
+    spec["queue"] = queue = f"q-{uuid.uuid4().hex[:6]}"  # a queue no worker drains
+    with runtime.db.transaction() as cur:
+        ids = {r["id"] for r in runtime.store.insert(cur, account.id, [spec] * 200, None)}
+    claimed: list[int] = []
+
+    def claimer(n):
+        while row := runtime.store.claim_next(queue, f"t{n}", lease_s=60):
+            claimed.append(row["id"])
+
+    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(ids)
+
+
+def test_claim_is_fair_across_accounts(runtime, make_account):
+    """B's one job is claimed before A's backlog drains, though A queued first."""
+    a, _ = make_account()
+    b, _ = make_account()
+    queue = f"q-{uuid.uuid4().hex[:6]}"
+
+    def spec(priority=0):
+        return dict(vars(runtime.jobs.spec("test.sleep", {"seconds": 0})), queue=queue, priority=priority)
+
+    with runtime.db.transaction() as cur:
+        a_jobs = runtime.store.insert(cur, a.id, [spec()] * 50, None)
+    with runtime.db.transaction() as cur:
+        [b_job] = runtime.store.insert(cur, b.id, [spec()], None)
+    first = [runtime.store.claim_next(queue, "w", lease_s=60)["id"] for _ in range(3)]
+    assert b_job["id"] in first[:2], first  # A's head, then B's: round robin, not arrival order
+    with runtime.db.transaction() as cur:  # priority still comes first
+        [urgent] = runtime.store.insert(cur, a.id, [spec(priority=9)], None)
+    assert runtime.store.claim_next(queue, "w", lease_s=60)["id"] == urgent["id"]
+    assert len(a_jobs) == 50
+
+
+def test_an_expired_lease_is_claimed_again_at_once(runtime, make_account):
+    account, _key = make_account()
+    queue = f"q-{uuid.uuid4().hex[:6]}"
+    spec = dict(vars(runtime.jobs.spec("test.sleep", {"seconds": 0})), queue=queue)
+    with runtime.db.transaction() as cur:
+        [job] = runtime.store.insert(cur, account.id, [spec], None)
+    claimed = runtime.store.claim_next(queue, "dead-worker", lease_s=60)
+    assert claimed["id"] == job["id"]
+    assert runtime.store.claim_next(queue, "other", lease_s=60) is None  # leased
+    with runtime.db.transaction() as cur:  # its worker stopped heart-beating a while ago
+        cur.execute("UPDATE jobs SET heartbeat_at = now() - interval '61 seconds' WHERE id = %s", (job["id"],))
+    again = runtime.store.claim_next(queue, "other", lease_s=60)
+    assert again["id"] == job["id"] and again["attempt"] == 2
+    assert runtime.store.succeed(job["id"], "dead-worker", "late") is None  # the old claim writes nothing
+    assert runtime.store.succeed(job["id"], "other", "ok")["status"] == "succeeded"
+    events = [e["type"] for e in runtime.store.events(job["id"])]
+    assert events == ["created", "claim", "reap", "claim", "succeed"]
+
+
+@pytest.mark.usefixtures("engine")
+def test_a_slow_job_times_out_alone_among_many(client, auth):
+    """Each job keeps its own soft limit, though one wake-up runs many jobs in turn."""
+    jobs = [{"type": "test.brief", "params": {"seconds": 0, "steps": 1}} for _ in range(60)]
+    jobs[30] = {"type": "test.brief", "params": {"seconds": 3, "steps": 3}}
+    made = client.post("/v1/jobs", json={"jobs": jobs}, headers=auth).get_json()["jobs"]
+    done = [client.get(f"/v1/jobs/{j['id']}?wait=30", headers=auth).get_json() for j in made]
+    assert [j["status"] for j in done].count("succeeded") == 59, [j["error"] for j in done if j["error"]]
+    assert done[30]["status"] == "failed" and done[30]["error"] == "timed out after 1 s"
+
+
+@pytest.mark.usefixtures("engine")
+def test_a_cancel_that_is_ignored_stops_only_that_job(client, auth, runtime):
+    """A handler that never looks at its cancel flag: its process is ended after the grace,
+    and the jobs queued behind it run, each once."""
+    stuck = client.post("/v1/jobs", json={"type": "test.sleep", "params": {"seconds": 15, "steps": 15,
+                                                                            "ignore_cancel": True}},
+                        headers=auth).get_json()
+    wait_until(lambda: client.get(f"/v1/jobs/{stuck['id']}", headers=auth).get_json()["status"] == "running")
+    others = client.post("/v1/jobs", json={"jobs": [{"type": "hello", "params": {"name": "n"}}] * 20},
+                         headers=auth).get_json()["jobs"]
+    assert client.post(f"/v1/jobs/{stuck['id']}/cancel", headers=auth).status_code == 200
+    done = client.get(f"/v1/jobs/{stuck['id']}?wait=20", headers=auth).get_json()
+    assert done["status"] == "canceled"
+    for job in others:
+        got = client.get(f"/v1/jobs/{job['id']}?wait=30", headers=auth).get_json()
+        assert got["status"] == "succeeded" and got["attempt"] == 1
+
+
+def test_autoscaling_reads_demand_from_postgresql(runtime, make_account):
+    """KEDA's query (deploy/k8s/keda.yaml is this named query): jobs running or due, not later ones."""
+    account, _key = make_account()
+    queue = f"q-{uuid.uuid4().hex[:6]}"
+    spec = dict(vars(runtime.jobs.spec("test.sleep", {"seconds": 0})), queue=queue)
+    with runtime.db.transaction() as cur:
+        rows = runtime.store.insert(cur, account.id, [spec] * 5, None)
+        cur.execute("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE id = %s", (rows[0]["id"],))
+    assert runtime.db.one("autoscale_demand", queue=queue)["demand"] == 4
+    runtime.store.claim_next(queue, "w", lease_s=60)
+    runtime.store.claim_next(queue, "w", lease_s=60)
+    assert runtime.db.one("autoscale_demand", queue=queue)["demand"] == 4  # 2 running + 2 due
+    assert runtime.db.one("autoscale_demand", queue="callbacks")["demand"] >= 0
+
+
+@pytest.mark.usefixtures("engine")
+def test_a_new_account_is_not_held_up_by_another_accounts_backlog(client, make_account, runtime):
+    """A queues 300 jobs, then B queues one: B's runs while A's backlog is still waiting."""
+    (_a, key_a), (_b, key_b) = make_account(), make_account()
+    backlog = [{"type": "test.sleep", "params": {"seconds": 0.05, "steps": 1}}] * 300
+    a_jobs = client.post("/v1/jobs", json={"jobs": backlog}, headers={"Authorization": f"Bearer {key_a}"}).get_json()["jobs"]
+    b = {"Authorization": f"Bearer {key_b}"}
+    b_job = client.post("/v1/jobs", json={"type": "hello", "params": {"name": "B"}}, headers=b).get_json()
+    assert client.get(f"/v1/jobs/{b_job['id']}?wait=60", headers=b).get_json()["status"] == "succeeded"
+    ids = [j["id"] for j in a_jobs]
+    with runtime.db.transaction() as cur:
+        cur.execute("SELECT count(*) AS n FROM jobs WHERE public_id = ANY(%s::uuid[]) AND status = 'queued'", (ids,))
+        waiting = cur.fetchone()["n"]
+    assert waiting > 100, "B's job waited for A's backlog"
+
+
+@pytest.mark.usefixtures("engine")
+def test_the_hard_time_limit_ends_the_process_of_a_job_that_outlives_it(client, auth, tmp_path):
+    """A handler that swallows its soft limit: the heartbeat kills its process at the hard
+    limit; the job, out of attempts, fails as a lost worker, and the worker runs on."""
+    ledger = str(tmp_path / "ledger")
+    job = client.post("/v1/jobs", json={"type": "test.stubborn", "params": {"seconds": 30, "ledger": ledger}},
+                      headers=auth).get_json()
+    done = wait_until(lambda: (j := client.get(f"/v1/jobs/{job['id']}", headers=auth).get_json())["status"] == "failed"
+                      and j, timeout=60)
+    assert "worker lost" in done["error"] and done["attempt"] == 1
+    assert [line.split()[3] for line in open(ledger)] == ["start"]  # never reached "done"
+    after = client.post("/v1/jobs?wait=20", json={"type": "hello", "params": {"name": "next"}}, headers=auth).get_json()
+    assert after["status"] == "succeeded"

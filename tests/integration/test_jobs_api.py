@@ -110,15 +110,21 @@ def test_cancel_scheduled_then_restart_keeps_history(client, auth):
     assert client.post(f"/v1/jobs/{job['id']}/restart", headers=auth).status_code == 200
 
 
-def test_cancel_queued_job_never_runs(client, auth, app, monkeypatch, runtime):
-    monkeypatch.setattr(runtime.jobs, "publish", lambda rows: None)  # its message is "lost"
-    job = create(client, auth, {"type": "hello", "params": {"name": "x"}}).get_json()
-    assert job["status"] == "queued"
-    assert client.post(f"/v1/jobs/{job['id']}/cancel", headers=auth).get_json()["status"] == "canceled"
+def test_cancel_queued_job_never_runs(client, make_account, runtime):
+    account, key = make_account()
+    auth = {"Authorization": f"Bearer {key}"}
+    with runtime.db.transaction() as cur:  # queued, not yet due (as in a retry's backoff): nobody claims it
+        [row] = runtime.store.insert(cur, account.id, [vars(runtime.jobs.spec("hello", {"name": "x"}))], None)
+        cur.execute("UPDATE jobs SET run_after = now() + interval '2 seconds' WHERE id = %s", (row["id"],))
+    job_id = str(row["public_id"])
+    assert job_status(client, auth, job_id) == "queued"
+    assert client.post(f"/v1/jobs/{job_id}/cancel", headers=auth).get_json()["status"] == "canceled"
     import time
 
-    time.sleep(3)  # past the re-dispatch delay: beat must not resurrect it
-    assert job_status(client, auth, job["id"]) == "canceled"
+    time.sleep(3)  # past its due time: beat and the workers must not resurrect it
+    assert job_status(client, auth, job_id) == "canceled"
+    events = [e["type"] for e in client.get(f"/v1/jobs/{job_id}/events", headers=auth).get_json()]
+    assert events == ["created", "cancel"]
 
 
 def test_cancel_running_is_cooperative(client, auth):
@@ -343,3 +349,18 @@ def test_callback_targets_urls_and_email_addresses(client, auth):
     for target in ("ops@example.com", "mailto:ops@example.com"):  # this session has no SMTP server
         r = client.post("/v1/jobs", json={"type": "hello", "params": {"name": "cb"}, "callback_url": target}, headers=auth)
         assert r.status_code == 400 and "SMTP" in r.get_json()["message"]
+
+
+def test_progress_keeps_one_event_per_run(client, auth):
+    """The latest progress is on the job; its ticks replace one event instead of piling up."""
+    job = create(client, auth, {"type": "test.sleep", "params": {"seconds": 0.5, "steps": 10}}, wait=20).get_json()
+    assert job["status"] == "succeeded" and job["progress"] == 1.0
+    events = client.get(f"/v1/jobs/{job['id']}/events", headers=auth).get_json()
+    progress = [e for e in events if e["type"] == "progress"]
+    assert len(progress) == 1 and progress[0]["data"] == {"progress": 1.0, "message": "step 10"}
+    assert [e["type"] for e in events] == ["created", "claim", "progress", "succeed"]
+
+
+def test_a_nul_character_in_a_filter_is_a_400(client, auth):
+    r = client.get("/v1/jobs?type=a%00b", headers=auth)
+    assert r.status_code == 400 and "NUL" in r.get_json()["message"]

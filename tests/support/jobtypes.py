@@ -46,6 +46,19 @@ def sleep(ctx):
     return {"slept": p["seconds"], "pid": os.getpid()}
 
 
+def stubborn(ctx):
+    """Swallows its soft time limit and sleeps on: only the hard limit stops it."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    _ledger(ctx, ctx.params["ledger"], "start")
+    try:
+        time.sleep(ctx.params["seconds"])
+    except SoftTimeLimitExceeded:
+        time.sleep(ctx.params["seconds"])
+    _ledger(ctx, ctx.params["ledger"], "done")
+    return "outlived its limits"
+
+
 class FilesParams(Schema):
     names = fields.List(fields.String(), load_default=["a.txt", "b.json"])
     url = fields.String(load_default=None)
@@ -68,4 +81,7 @@ JOB_TYPES = [
             soft_time_limit=20, time_limit=25, max_attempts=3),
     JobType("test.brief", "default", SleepParams, "tests.support.jobtypes:sleep",
             "test.sleep with a 1 s soft limit.", soft_time_limit=1, time_limit=30, max_attempts=1),
+    JobType("test.stubborn", "default", SleepParams, "tests.support.jobtypes:stubborn",
+            "Ignores its 0.5 s soft limit; its 1.5 s hard limit kills its process.",
+            soft_time_limit=0.5, time_limit=1.5, max_attempts=1),
 ]

@@ -13,7 +13,6 @@ import importlib.util
 import re
 import shlex
 import tomllib
-import types
 from functools import cache
 from pathlib import Path
 
@@ -185,19 +184,12 @@ def seconds(duration: str | int) -> float:
     return sum(float(n) * units[u] for n, u in parts)
 
 
-def kombu_lists(queue: str, settings: Settings) -> set[str]:
-    """The Redis keys of ``queue``'s lists under ``settings``, over every message priority."""
-    from kombu.transport.redis import Channel
+def demand_query(queue: str) -> str:
+    """The named query ``autoscale_demand`` with ``queue`` written in, whitespace folded."""
+    from shared.queries import queries
 
-    from shared.celery_app import make_celery
-
-    options = make_celery(settings).conf.broker_transport_options
-    assert not {"sep", "priority_steps"} & set(options), (
-        "transport options change kombu's list names: update deploy/k8s/keda.yaml and this test")
-    stub = types.SimpleNamespace(sep=Channel.sep, priority_steps=Channel.priority_steps)
-    stub.priority = lambda n: Channel.priority(stub, n)
-    prefix = options.get("global_keyprefix") or ""  # kombu's PrefixedStrictRedis adds it to every key
-    return {prefix + Channel._q_for_pri(stub, queue, priority) for priority in range(10)}
+    text = "\n".join(line for line in queries["autoscale_demand"].splitlines() if not line.startswith("--"))
+    return " ".join(text.replace("%(queue)s", f"'{queue}'").rstrip().rstrip(";").split())
 
 
 # -- Procfile -----------------------------------------------------------------------------
@@ -368,13 +360,11 @@ def test_beat_is_a_single_recreated_replica_and_migrations_run_in_a_job():
     assert not {s["spec"]["scaleTargetRef"]["name"] for s in k8s("ScaledObject")} & names, "beat must not autoscale"
 
 
-def test_a_scaled_object_per_worker_watching_every_priority_list():
+def test_a_scaled_object_per_worker_reading_its_queue_from_postgresql():
     deploys = deployments()
     workers = {n for n, d in deploys.items() if kind_of(argv_of(containers(d)[0])) == "worker"}
     auths = {a["metadata"]["name"]: a for a in k8s("TriggerAuthentication")}
     secrets = {s["metadata"]["name"]: s for s in k8s("Secret")}
-    [cm] = k8s("ConfigMap")
-    settings = Settings.from_env(cm["data"])  # JOBLINE_REDIS_PREFIX changes the key names
     targets = [so["spec"]["scaleTargetRef"]["name"] for so in k8s("ScaledObject")]
     assert sorted(targets) == sorted(workers), "exactly one ScaledObject per worker Deployment"
     for so in k8s("ScaledObject"):
@@ -384,20 +374,14 @@ def test_a_scaled_object_per_worker_watching_every_priority_list():
         assert "replicas" not in target["spec"], "the HPA owns replicas; apply would reset them"
         [queue] = queues_of(argv_of(containers(target)[0]))
         assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
-        triggers = spec["triggers"]
-        assert all(t["type"] == "redis" for t in triggers)
-        assert {t["metadata"]["listName"] for t in triggers} == kombu_lists(queue, settings)
-        for t in triggers:
-            assert int(t["metadata"]["listLength"]) > 0
-            auth = auths[t["authenticationRef"]["name"]]
-            params = {r["parameter"] for r in auth["spec"]["secretTargetRef"]}
-            assert "address" in params or "host" in params
-            for ref in auth["spec"]["secretTargetRef"]:
-                assert ref["key"] in secrets[ref["name"]]["stringData"]
-        # Several triggers: the HPA would take the largest list; the formula takes the sum.
-        formula = spec["advanced"]["scalingModifiers"]["formula"]
-        assert sorted(re.findall(r"[A-Za-z_]\w*", formula)) == sorted(t["name"] for t in triggers)
-        assert "+" in formula and "-" not in formula and "*" not in formula
+        [trigger] = spec["triggers"]
+        assert trigger["type"] == "postgresql", "Redis holds only wake-ups: the backlog is in PostgreSQL"
+        assert " ".join(trigger["metadata"]["query"].split()) == demand_query(queue)
+        assert float(trigger["metadata"]["targetQueryValue"]) > 0
+        auth = auths[trigger["authenticationRef"]["name"]]
+        assert {r["parameter"] for r in auth["spec"]["secretTargetRef"]} == {"connection"}
+        for ref in auth["spec"]["secretTargetRef"]:
+            assert ref["key"] in secrets[ref["name"]]["stringData"]
 
 
 def test_disruption_budgets_select_existing_pods():

@@ -69,3 +69,11 @@ def test_api_and_workers_never_import_each_other():
         result = subprocess.run(["lint-imports", "--config", "pyproject.toml"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "broken" not in result.stdout.lower() or " 0 broken" in result.stdout.lower()
+
+
+def test_the_hot_path_claims_exactly_as_claim_next():
+    """succeed_and_claim_next repeats claim_next's CTEs; a change to one must reach the other."""
+    claim = queries["claim_next"]
+    ctes = claim[claim.index("WITH RECURSIVE ") + len("WITH RECURSIVE "):claim.rindex("\nSELECT ")]
+    combined = queries["succeed_and_claim_next"]
+    assert ctes in combined and combined.index(ctes) > combined.index("done_events AS (")
