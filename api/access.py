@@ -44,6 +44,7 @@ ROUTES: dict[str, Access] = {
     "ops.healthz": Access.NONE,
     "ops.readyz": Access.NONE,
     "ops.metrics": Access.NONE,  # JOBLINE_METRICS_TOKEN guards it when set
+    "ops.docs_assets": Access.NONE,
     "api-docs.openapi_json": Access.NONE,
     "api-docs.openapi_swagger_ui": Access.NONE,
     "static": Access.NONE,

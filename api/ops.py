@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from shared.errors import DatabaseUnavailable
@@ -46,6 +47,12 @@ def readyz():
     response = jsonify({"status": status, "checks": checks})
     response.status_code = 200 if ready else 503
     return response
+
+
+@blp.get("/docs/assets/<path:filename>")
+def docs_assets(filename: str):
+    """Swagger UI's files for /docs, from the pinned swagger-ui-bundle package (no CDN)."""
+    return send_from_directory(swagger_ui_path, filename, max_age=86400)
 
 
 @blp.get("/metrics")

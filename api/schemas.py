@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import current_app
 from marshmallow import fields, validate
 
 from shared.states import Status
@@ -35,9 +36,16 @@ class CreateJobs(JobRequest):
             raise ma.ValidationError("give either a job (type, params, ...) or a batch (jobs: [...])", "type")
 
 
+def _within_max_wait(seconds: float) -> None:
+    limit = current_app.extensions["jobline"].settings.max_wait_s
+    if seconds > limit:
+        raise ma.ValidationError(f"must be at most {limit:g} (seconds; JOBLINE_MAX_WAIT_S)")
+
+
 class CreateArgs(ma.Schema):
-    wait = fields.Float(load_default=0, validate=validate.Range(0, 3600),
-                        metadata={"description": "Seconds to wait for completion before answering."})
+    wait = fields.Float(load_default=0, validate=[validate.Range(0), _within_max_wait],
+                        metadata={"description": "Seconds to wait for completion before answering, "
+                                                 "at most JOBLINE_MAX_WAIT_S (60 by default)."})
 
 
 class WaitArgs(CreateArgs):

@@ -11,7 +11,11 @@ RETURNING *;
 SELECT name, key, content_type, size, created_at FROM job_files WHERE job_id = %(job_id)s ORDER BY name;
 
 -- get_file --
-SELECT name, key, content_type, size, created_at FROM job_files WHERE job_id = %(job_id)s AND name = %(name)s;
+-- By its name, or by its name without the extension (small for small.jpg), as Dragon's are.
+SELECT name, key, content_type, size, created_at FROM job_files
+WHERE job_id = %(job_id)s AND (name = %(name)s OR split_part(name, '.', 1) = %(name)s)
+ORDER BY name = %(name)s DESC, name
+LIMIT 1;
 
 -- file_exists_by_key --
 SELECT 1 AS ok FROM job_files WHERE key = %(key)s;

@@ -25,6 +25,11 @@ def test_list_redirect_download_and_delete(client, auth, runtime):
     got = client.get(path)
     assert got.status_code == 200 and got.data == b"content of a.txt" and got.mimetype == "text/plain"
     assert client.get(f"/v1/jobs/{job['id']}/files/nope.txt", headers=auth).status_code == 404
+    # by its name without the extension too, as Dragon's outputs are named (small for small.jpg)
+    by_stem = client.get(f"/v1/jobs/{job['id']}/files/b", headers=auth)
+    assert by_stem.status_code == 302 and client.get(by_stem.headers["Location"].split("localhost", 1)[1]).mimetype \
+        == "application/json"
+    assert client.get(f"/v1/jobs/{job['id']}/files/nope", headers=auth).status_code == 404
     # tampered and expired links
     assert client.get(path[:-3] + "xyz").status_code == 404
     key = f"jobs/{job['id']}/a.txt"

@@ -364,3 +364,21 @@ def test_progress_keeps_one_event_per_run(client, auth):
 def test_a_nul_character_in_a_filter_is_a_400(client, auth):
     r = client.get("/v1/jobs?type=a%00b", headers=auth)
     assert r.status_code == 400 and "NUL" in r.get_json()["message"]
+
+
+def test_wait_is_bounded_by_the_setting_it_is_capped_at(client, auth, settings):
+    r = client.post(f"/v1/jobs?wait={settings.max_wait_s + 1}", json={"type": "hello", "params": {"name": "w"}},
+                    headers=auth)
+    assert r.status_code == 400 and "JOBLINE_MAX_WAIT_S" in r.get_json()["message"]
+    assert client.get("/v1/jobs", headers=auth).get_json()["jobs"] == []  # nothing created
+
+
+def test_a_json_body_without_its_content_type(client, auth):
+    """curl -d sends form-urlencoded: a JSON body is read all the same; other bodies are told why."""
+    body = json.dumps({"type": "hello", "params": {"name": "plain"}})
+    for ctype in ("application/x-www-form-urlencoded", "text/plain", None):
+        headers = {**auth, **({"Content-Type": ctype} if ctype else {})}
+        r = client.post("/v1/jobs", data=body, headers=headers)
+        assert r.status_code == 201 and r.get_json()["params"] == {"name": "plain"}, (ctype, r.get_json())
+    r = client.post("/v1/jobs", data="type=hello", headers={**auth, "Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 400 and "Content-Type: application/json" in r.get_json()["message"]

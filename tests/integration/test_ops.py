@@ -115,3 +115,13 @@ def test_413_states_the_limit_of_the_route(app_with, key):
     r = client.post("/v1/jobs", data=b"{" + b" " * 2000 + b"}", headers={**auth, "Content-Type": "application/json"})
     assert r.status_code == 413 and "limit 500 bytes" in r.get_json()["message"]
     assert client.post("/v1/uploads", data=b"x" * 800, headers=auth).status_code == 201
+
+
+def test_docs_need_no_network(client):
+    """/docs loads Swagger UI from the API itself (the pinned swagger-ui-bundle), not a CDN."""
+    page = client.get("/docs").get_data(as_text=True)
+    assert "cdn." not in page and "/docs/assets/swagger-ui-bundle.js" in page
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
+        r = client.get(f"/docs/assets/{asset}")
+        assert r.status_code == 200 and len(r.data) > 10_000, asset
+    assert client.get("/docs/assets/../../__init__.py").status_code == 404
