@@ -6,7 +6,7 @@ from workers.maintenance import Maintainer
 
 
 def finished(runtime, account, *, days_ago: float, with_file: bool = False):
-    spec = vars(runtime.jobs.spec("hello", {"name": "old"}))
+    spec = dict(vars(runtime.jobs.spec("hello", {"name": "old"})), queue="unserved")  # no worker claims it first
     with runtime.db.transaction() as cur:
         [job] = runtime.store.insert(cur, account.id, [spec], None)
     assert runtime.store.claim(job["id"], "t") and runtime.store.succeed(job["id"], "t", "done")

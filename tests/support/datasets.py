@@ -39,12 +39,12 @@ def rows_by_generation(settings, code: str) -> dict[int, int]:
 def reset_held_running(runtime, account, code: str) -> Iterator[dict]:
     """A dataset.reset job claimed by a fake worker that never swaps: the dataset is read-only.
 
-    Inserted without publishing, so no real worker runs it; on exit the fake worker fails it
-    (a reset that failed midway, before its swap).
+    Inserted on a queue no worker serves, so no real worker claims it (workers claim from
+    PostgreSQL); on exit the fake worker fails it (a reset that failed midway, before its swap).
     """
     spec = runtime.jobs.spec("dataset.reset", {"dataset": code})
     with runtime.db.transaction() as cur:
-        job = runtime.store.insert(cur, account.id, [asdict(spec)], None)[0]
+        job = runtime.store.insert(cur, account.id, [dict(asdict(spec), queue="unserved")], None)[0]
     claimed = runtime.store.claim(job["id"], "fake-worker")
     assert claimed is not None
     done = threading.Event()
