@@ -1,7 +1,9 @@
 """Named SQL queries, loaded from ``shared/sql/*.sql``.
 
 A file holds blocks headed by ``-- name --``; call sites use ``queries["name"]`` with
-``%(param)s`` placeholders, never string formatting.
+``%(param)s`` placeholders, never string formatting. ``-- include: name`` in a block stands
+for the SQL of block ``name`` (its leading comment lines left out), so two queries can share
+CTEs instead of repeating them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 _HEADER = re.compile(r"^-- ([a-z0-9_]+) --$", re.MULTILINE)
+_INCLUDE = re.compile(r"-- include: ([a-z0-9_]+)\n")
 
 
 def parse(text: str) -> dict[str, str]:
@@ -21,6 +24,16 @@ def parse(text: str) -> dict[str, str]:
             raise ValueError(f"query {name!r} defined twice")
         found[name] = body.strip()
     return found
+
+
+def _expand(sql: str, blocks: dict[str, str]) -> str:
+    def body(match: re.Match) -> str:
+        lines = blocks[match.group(1)].splitlines()
+        while lines and lines[0].startswith("--"):
+            lines.pop(0)
+        return "\n".join(lines) + "\n"
+
+    return _INCLUDE.sub(body, sql)
 
 
 class Queries(Mapping[str, str]):
@@ -38,7 +51,7 @@ class Queries(Mapping[str, str]):
                     if name in loaded:
                         raise ValueError(f"query {name!r} defined twice ({path.name})")
                     loaded[name] = sql
-            self._loaded = loaded
+            self._loaded = {name: _expand(sql, loaded) for name, sql in loaded.items()}
         return self._loaded
 
     def __getitem__(self, name: str) -> str:

@@ -68,7 +68,9 @@ WITH j AS (
 )
 SELECT id, public_id, type, params, attempt, max_attempts, queue, priority, cancel_requested_at FROM j;
 
--- claim_next --
+-- claim_candidates --
+-- Not a query on its own: the CTEs that claim one job, included (shared/queries.py) by
+-- claim_next and succeed_and_claim_next, so the worker's hot path claims exactly as it does.
 -- A worker process claims one job of %(queue)s (its one free slot), a lease kept alive by its
 -- heartbeat. (LIMIT 1 is written in, not bound: with it bound, PostgreSQL keeps planning
 -- each execution afresh, which cost ten times the execution itself.)
@@ -77,7 +79,7 @@ SELECT id, public_id, type, params, attempt, max_attempts, queue, priority, canc
 -- accounts, then one index probe each). Order: priority, then the account with the fewest
 -- jobs running on this queue (round robin across accounts), then due time. SKIP LOCKED lets
 -- claimers run concurrently; each job goes to one of them.
-WITH RECURSIVE waiting AS (
+waiting AS (
     (SELECT account_id FROM jobs WHERE status = 'queued' AND queue = %(queue)s ORDER BY account_id LIMIT 1)
     UNION ALL
     SELECT (SELECT j.account_id FROM jobs j
@@ -123,13 +125,17 @@ WITH RECURSIVE waiting AS (
     WHERE j.expired OR e.type = 'claim'
     ORDER BY j.id, e.ord
 )
+
+-- claim_next --
+-- A worker process claims one job of %(queue)s (claim_candidates says how).
+WITH RECURSIVE -- include: claim_candidates
 SELECT id, public_id, type, params, attempt, max_attempts, queue, priority, cancel_requested_at FROM j;
 
 -- succeed_and_claim_next --
 -- The worker's hot path in one statement (one round trip, one commit instead of two): the
--- job it ran succeeds (finish_job), and it claims its next job (claim_next, whose CTEs
--- follow word for word: tests/unit/test_plumbing.py checks). `finished` is finish_job's
--- row (NULL: the job was no longer ours); `claimed` is claim_next's (NULL: none due).
+-- job it ran succeeds (finish_job), and it claims its next job as claim_next does (the same
+-- claim_candidates). `finished` is finish_job's row (NULL: the job was no longer ours);
+-- `claimed` is claim_next's (NULL: none due).
 WITH RECURSIVE done AS (
     UPDATE jobs SET status = %(done_target)s, result = %(result)s, error = NULL, progress = 1, finished_at = now()
     WHERE id = %(job_id)s AND status = ANY(%(done_sources)s::job_status[]) AND worker = %(done_worker)s
@@ -139,52 +145,7 @@ WITH RECURSIVE done AS (
 ), done_events AS (
     INSERT INTO job_events (job_id, type, status, run, data)
     SELECT id, 'succeed', status, run, jsonb_build_object('attempt', attempt) FROM done
-), waiting AS (
-    (SELECT account_id FROM jobs WHERE status = 'queued' AND queue = %(queue)s ORDER BY account_id LIMIT 1)
-    UNION ALL
-    SELECT (SELECT j.account_id FROM jobs j
-            WHERE j.status = 'queued' AND j.queue = %(queue)s AND j.account_id > w.account_id
-            ORDER BY j.account_id LIMIT 1)
-    FROM waiting w WHERE w.account_id IS NOT NULL
-), heads AS (
-    SELECT h.id, h.priority, h.due, false AS expired,
-           (SELECT count(*) FROM jobs r WHERE r.status = 'running' AND r.queue = %(queue)s AND r.account_id = w.account_id) AS share
-    FROM waiting w CROSS JOIN LATERAL (
-        SELECT id, priority, coalesce(run_after, queued_at) AS due FROM jobs
-        WHERE status = 'queued' AND queue = %(queue)s AND account_id = w.account_id
-          AND coalesce(run_after, queued_at) <= now()
-        ORDER BY priority DESC, coalesce(run_after, queued_at), id
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED
-    ) h
-    WHERE w.account_id IS NOT NULL
-), expired AS (
-    SELECT id, priority, heartbeat_at AS due, true AS expired, 0::bigint AS share FROM jobs
-    WHERE status = 'running' AND queue = %(queue)s AND heartbeat_at < now() - %(lease_s)s * interval '1 second'
-      AND attempt < max_attempts AND cancel_requested_at IS NULL
-    ORDER BY heartbeat_at
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-), picked AS (
-    SELECT id, expired FROM (SELECT * FROM expired UNION ALL SELECT * FROM heads) c
-    ORDER BY expired DESC, priority DESC, share, due, id
-    LIMIT 1
-), j AS (
-    UPDATE jobs SET status = %(target)s, attempt = attempt + 1, started_at = now(), heartbeat_at = now(),
-                    worker = %(worker)s, progress = 0
-    FROM picked WHERE jobs.id = picked.id AND (jobs.status = ANY(%(sources)s::job_status[]) OR picked.expired)
-    RETURNING jobs.id, jobs.public_id, jobs.type, jobs.params, jobs.run, jobs.attempt, jobs.max_attempts,
-              jobs.queue, jobs.priority, jobs.worker, jobs.cancel_requested_at, picked.expired
-), events AS (
-    INSERT INTO job_events (job_id, type, status, run, data)
-    SELECT j.id, e.type, e.status::job_status, j.run, e.data
-    FROM j CROSS JOIN LATERAL (VALUES
-        (1, 'reap', 'queued', jsonb_build_object('attempt', j.attempt - 1, 'reason', 'lease expired')),
-        (2, 'claim', 'running', jsonb_build_object('attempt', j.attempt, 'worker', j.worker))
-    ) AS e(ord, type, status, data)
-    WHERE j.expired OR e.type = 'claim'
-    ORDER BY j.id, e.ord
-)
+), -- include: claim_candidates
 SELECT (SELECT to_jsonb(d) - 'attempt' - 'run' FROM done d) AS finished,
        (SELECT to_jsonb(c) FROM (SELECT id, public_id, type, params, attempt, max_attempts, queue, priority,
                                         cancel_requested_at FROM j) c) AS claimed;
