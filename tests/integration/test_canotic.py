@@ -9,7 +9,6 @@ import base64
 import io
 import json
 import re
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -26,6 +25,7 @@ from shared.fetch import Policy
 from tests.conftest import wait_until
 from tests.support import images
 from tests.support.images import image_server
+from tests.support.web import in_thread
 
 pytestmark = pytest.mark.usefixtures("engine")
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -37,12 +37,8 @@ DONE_KEYS = ["job_id", "completed_at", "created_at", "callback_url", "app_id", "
 @pytest.fixture(scope="module")
 def live(app):
     """The session's app on a real socket, for the Python client, the CLI and raw requests."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with in_thread(app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -20,13 +20,12 @@ from tests.support.hostile import (
     canonical,
     canotic,
     dragon,
-    gunicorn,
     kasabi,
     phyloviz,
     rekosearch,
-    request,
     snapshot,
 )
+from tests.support.web import gunicorn_server, request
 
 NUL = "\u0000"
 
@@ -128,7 +127,7 @@ def test_over_long_request_lines_through_gunicorn_answer_in_each_surfaces_format
     from api import gunicorn_worker, hostile
 
     assert gunicorn_worker.TOO_LONG == hostile.TOO_LONG
-    with gunicorn(settings, tmp_path) as port:
+    with gunicorn_server(settings, tmp_path / "gunicorn.log") as port:
         auth = {"Authorization": world.auth["Authorization"]}
         keys = "&".join([f"tasks={world.task}"] * 400)  # ~13 kB: beyond gunicorn's limit
         for path, check in [(f"/dragon/v1/status?{keys}", dragon), ("/v1/jobs?type=" + "a" * 10_000, canonical),

@@ -21,7 +21,6 @@ import io
 import json
 import secrets
 import subprocess
-import threading
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +34,7 @@ from shared.mlst import parse_profiles
 from shared.phylo_analyses import newick
 from tests.conftest import wait_until
 from tests.support.phyloviz import PYOGENES
+from tests.support.web import in_thread
 from workers.analysis.goeburst import goeburst
 from workers.analysis.radial import radial
 
@@ -44,12 +44,8 @@ EXAMPLE_BASE = "http://localhost:8080"
 
 @pytest.fixture(scope="module")
 def live(app):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with in_thread(app) as url:
+        yield url
 
 
 # -- example.sh ------------------------------------------------------------------------------

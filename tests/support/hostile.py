@@ -4,10 +4,6 @@ requests aim at, a snapshot that says whether anything changed, and the API unde
 from __future__ import annotations
 
 import contextlib
-import http.client
-import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -16,9 +12,7 @@ import psycopg2
 import pytest
 
 from api.dragon.keys import encode
-from tests.conftest import ROOT, wait_until
 from tests.support.datasets import make_dataset
-from tests.support.net import free_port
 from tests.support.phyloviz import Phylo
 
 FAR = (datetime.now(UTC) + timedelta(days=3650)).isoformat()
@@ -136,40 +130,3 @@ def snapshot(world) -> dict:
         cur.execute("SELECT status, generation FROM datasets WHERE code = %s", (world.code,))
         out["the dataset"] = cur.fetchone()
         return out
-
-
-def request(port: int, method: str, path: str, headers: dict | None = None) -> tuple[int, dict, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request(method, path, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, dict(r.getheaders()), r.read().decode()
-    finally:
-        conn.close()
-
-
-@contextlib.contextmanager
-def gunicorn(settings, tmp_path):
-    """The API under gunicorn with its production configuration (api/gunicorn_conf.py)."""
-    port = free_port()
-    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT), "WEB_CONCURRENCY": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "-b",
-                             f"127.0.0.1:{port}", "api.wsgi:app"], cwd=ROOT, env=env, stderr=subprocess.STDOUT,
-                            stdout=(tmp_path / "gunicorn.log").open("wb"), start_new_session=True)
-
-    def up() -> bool:
-        try:
-            return request(port, "GET", "/healthz")[0] == 200
-        except OSError:
-            return False
-
-    try:
-        wait_until(up, timeout=60, interval=0.2)
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

@@ -7,6 +7,7 @@ import http.client
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,19 @@ def request(port: int, method: str, path: str, headers: dict | None = None, body
         return r.status, dict(r.getheaders()), r.read().decode()
     finally:
         conn.close()
+
+
+@contextlib.contextmanager
+def in_thread(app) -> Iterator[str]:
+    """``app`` on a real loopback socket in this process (werkzeug, threaded); yields its URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
 
 
 @contextlib.contextmanager
