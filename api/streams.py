@@ -45,9 +45,6 @@ class StreamLimits:
 
         return release
 
-    def open_for(self, account_id: int) -> int:
-        return self._open.get(account_id, 0)
-
 
 def limits() -> StreamLimits:
     return current_app.extensions["jobline_streams"]
