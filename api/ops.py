@@ -11,8 +11,8 @@ from __future__ import annotations
 import hmac
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
-from swagger_ui_bundle import swagger_ui_path
 from prometheus_client import CONTENT_TYPE_LATEST
+from swagger_ui_bundle import swagger_ui_path
 
 from shared.errors import DatabaseUnavailable
 from shared.metrics import exposition
