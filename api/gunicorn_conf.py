@@ -14,6 +14,9 @@ worker_class = "api.gunicorn_worker.Worker"
 http_parser = "python"
 # gunicorn's most: Dragon's GET /v1/status of api.hostile.MAX_GET_TASK_KEYS keys fits well within.
 limit_request_line = 8190
+# gunicorn's defaults, spelled out: api.hostile's message for a refused head quotes them.
+limit_request_fields = 100
+limit_request_field_size = 8190
 worker_connections = int(os.environ.get("JOBLINE_WORKER_CONNECTIONS", "1000"))
 timeout = 120
 graceful_timeout = 20

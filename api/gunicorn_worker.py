@@ -1,10 +1,11 @@
-"""gunicorn's gevent worker, with over-long request lines answered by the app's own surface.
+"""gunicorn's gevent worker, with over-long request lines and headers answered by the app's own surface.
 
-gunicorn refuses a request line beyond ``limit_request_line`` (8190 bytes at most) before
-any WSGI call, with an HTML 414 page. Clients of the dialects expect their own error format
-(Dragon JSON, Kasabi plain text, ...), so here the line's start is kept when gunicorn refuses
-it, and the app is called with that path and no query, marked so that ``api/hostile.py``
-answers 414 the way that surface answers errors.
+gunicorn refuses a request line beyond ``limit_request_line`` (8190 bytes at most), and
+headers beyond ``limit_request_fields`` / ``limit_request_field_size``, before any WSGI call,
+with an HTML 414 or 431 page. Clients of the dialects expect their own error format (Dragon
+JSON, Kasabi plain text, ...), so here the line's start is kept when gunicorn refuses the
+request, and the app is called with that path, no query and no headers, marked so that
+``api/hostile.py`` answers 414 or 431 the way that surface answers errors.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import io
 import sys
 from urllib.parse import unquote_to_bytes
 
-from gunicorn.http.errors import LimitRequestLine
+from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
 from gunicorn.http.message import Request
 from gunicorn.http.parser import RequestParser
 from gunicorn.workers.ggevent import GeventWorker
@@ -21,6 +22,8 @@ from gunicorn.workers.ggevent import GeventWorker
 #: WSGI environ key set for a request whose line gunicorn refused as too long (the app's
 #: ``api.hostile.TOO_LONG``; not imported: the master process never loads the app).
 TOO_LONG = "jobline.request_line_too_long"
+#: Set for a request whose headers gunicorn refused as too many or too large (``api.hostile.HEADERS_TOO_LARGE``).
+HEADERS_TOO_LARGE = "jobline.headers_too_large"
 _HEAD = 2048  # bytes of the refused line kept: enough for method and path
 
 
@@ -32,6 +35,14 @@ class _HeadKeepingRequest(Request):
             exc.jobline_head = bytes(buf[:_HEAD])
             raise
 
+    def parse(self, unreader):
+        try:
+            return super().parse(unreader)
+        except LimitRequestHeaders as exc:
+            if self.method and self.path is not None:  # the request line was read: its surface answers
+                exc.jobline_head = f"{self.method} {self.path or '/'}".encode("latin-1", "replace")[:_HEAD]
+            raise
+
 
 class Worker(GeventWorker):
     def init_process(self) -> None:
@@ -41,16 +52,17 @@ class Worker(GeventWorker):
 
     def handle_error(self, req, client, addr, exc) -> None:
         head = getattr(exc, "jobline_head", None)
-        if isinstance(exc, LimitRequestLine) and head:
+        if isinstance(exc, (LimitRequestLine, LimitRequestHeaders)) and head:
+            mark = TOO_LONG if isinstance(exc, LimitRequestLine) else HEADERS_TOO_LARGE
             try:
-                client.sendall(self._answer_too_long(head))
-                self.log.warning("request line too long from ip=%s: answered by the app", (addr or ("",))[0])
+                client.sendall(self._answer_refused(head, mark))
+                self.log.warning("%s from ip=%s: answered by the app", exc, (addr or ("",))[0])
                 return
             except Exception:  # noqa: BLE001 - fall back to gunicorn's own page
                 self.log.debug("could not answer an over-long request line", exc_info=True)
         super().handle_error(req, client, addr, exc)
 
-    def _answer_too_long(self, head: bytes) -> bytes:
+    def _answer_refused(self, head: bytes, mark: str) -> bytes:
         method, _, rest = head.partition(b" ")
         path = rest.split(b" ", 1)[0].split(b"?", 1)[0][:1024] or b"/"
         environ = {
@@ -59,7 +71,7 @@ class Worker(GeventWorker):
             "SERVER_NAME": "localhost", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
             "CONTENT_LENGTH": "0", "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
             "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr, "wsgi.multithread": False,
-            "wsgi.multiprocess": True, "wsgi.run_once": False, TOO_LONG: True,
+            "wsgi.multiprocess": True, "wsgi.run_once": False, mark: True,
         }
         started: list = []
         body = b"".join(self.wsgi(environ, lambda status, headers, exc_info=None: started.extend([status, headers])))

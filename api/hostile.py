@@ -33,8 +33,13 @@ log = logging.getLogger(__name__)
 #: Dragon's ``GET /v1/status?tasks=K&tasks=K2...`` fits ``MAX_GET_TASK_KEYS`` keys.
 MAX_REQUEST_LINE = 8000
 MAX_GET_TASK_KEYS = 200
+#: gunicorn's header limits (api/gunicorn_conf.py); beyond them the worker marks the request.
+MAX_HEADER_FIELDS = 100
+MAX_HEADER_FIELD_BYTES = 8190
 #: Set in the environ by api/gunicorn_worker.py for a line gunicorn itself refused as too long.
 TOO_LONG = "jobline.request_line_too_long"
+#: Set by api/gunicorn_worker.py for headers gunicorn refused (too many, or one too large).
+HEADERS_TOO_LARGE = "jobline.headers_too_large"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -80,6 +85,9 @@ def _check_request() -> None:
             hint = (f"; status by GET takes up to {MAX_GET_TASK_KEYS} task keys, "
                     'POST {"tasks": [...]} to the same URL takes more')
         raise _TooLong(f"the request line is longer than {MAX_REQUEST_LINE} bytes{hint}")
+    if request.environ.get(HEADERS_TOO_LARGE):
+        raise _HeadersTooLarge("the request's header fields are too many or too large "
+                               f"(at most {MAX_HEADER_FIELDS} fields of {MAX_HEADER_FIELD_BYTES} bytes each)")
     _screen(request.path, "the path")
     for name, value in request.args.items(multi=True):
         _screen(name, "a query parameter name")
@@ -92,8 +100,16 @@ class _TooLong(Exception):
     pass
 
 
+class _HeadersTooLarge(Exception):
+    pass
+
+
 def _too_long(error: _TooLong) -> Response:
     return render(414, str(error))
+
+
+def _headers_too_large(error: _HeadersTooLarge) -> Response:
+    return render(431, str(error))
 
 
 def _invalid(error: Invalid) -> Response:
@@ -125,6 +141,7 @@ def init_app(app: Flask) -> None:
     app.request_class = StrictRequest
     app.before_request(_check_request)  # app-level: before every blueprint's own (authentication)
     app.register_error_handler(_TooLong, _too_long)
+    app.register_error_handler(_HeadersTooLarge, _headers_too_large)
     app.register_error_handler(Invalid, _invalid)
     app.register_error_handler(psycopg2.DataError, _data_error)
     app.register_error_handler(Exception, _internal)

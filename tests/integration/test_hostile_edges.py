@@ -4,9 +4,11 @@ and errors that escape a view."""
 
 from __future__ import annotations
 
+import ast
 import json
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -145,6 +147,34 @@ def test_over_long_request_lines_through_gunicorn_answer_in_each_surfaces_format
         status, _h, body = request(port, "GET", "/dragon/v1/status?" + "&".join(
             [f"tasks={world.task}"] * hostile.MAX_GET_TASK_KEYS), auth)
         assert status == 200 and len(json.loads(body)) == hostile.MAX_GET_TASK_KEYS
+
+
+def test_over_large_headers_through_gunicorn_answer_431_in_each_surfaces_format(settings, tmp_path, world):
+    """Too many header fields, or one too large, are refused by gunicorn's parser; its worker
+    hands the request line to the app (with no headers), which answers 431 in the surface's format."""
+    from api import gunicorn_worker, hostile
+
+    assert gunicorn_worker.HEADERS_TOO_LARGE == hostile.HEADERS_TOO_LARGE
+    # read, not imported: importing the config sets PROMETHEUS_MULTIPROC_DIR in this process
+    conf = {node.targets[0].id: node.value.value for node in ast.parse(Path(gunicorn_worker.__file__).with_name(
+        "gunicorn_conf.py").read_text()).body if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)}
+    assert (conf["limit_request_fields"], conf["limit_request_field_size"]) == (
+        hostile.MAX_HEADER_FIELDS, hostile.MAX_HEADER_FIELD_BYTES)
+    big = {"Authorization": world.auth["Authorization"], "X-Big": "b" * 9000}
+    many = {"Authorization": world.auth["Authorization"], **{f"X-H{i}": "v" for i in range(120)}}
+    with gunicorn_server(settings, tmp_path / "gunicorn.log") as port:
+        for path, check in [("/dragon/v1/status", dragon), ("/v1/jobs", canonical), ("/canotic/jobs", canotic),
+                            ("/phyloviz/taxa", phyloviz), ("/rekosearch/api/v1/jobs/list", rekosearch),
+                            (f"/kasabi/api/{world.code}/status", kasabi)]:
+            for headers in (big, many):
+                status, got, body = request(port, "GET", path, headers)
+                response = SimpleNamespace(status_code=status, mimetype=got["Content-Type"].split(";")[0],
+                                           get_json=lambda silent=False, b=body: json.loads(b),
+                                           get_data=lambda as_text=False, b=body: b)
+                assert status == 431 and check(response), (path, len(headers), status, body[:200])
+        # below the limits the same requests are served
+        status, _h, _b = request(port, "GET", "/v1/jobs", {"Authorization": world.auth["Authorization"], "X-Big": "b" * 8000})
+        assert status == 200
 
 
 # -- what still escapes a view ------------------------------------------------------------------
