@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
+from shared.errors import DatabaseUnavailable
 from shared.registry import QUEUES
 from shared.runtime import Runtime
 from workers.callbacks import dispatch_due as dispatch_due_callbacks
@@ -35,8 +36,19 @@ class Maintainer:
         self.store = runtime.store
         self._last_purge = 0.0
         self._next_prune = 0.0
+        #: When this beat last saw PostgreSQL answer after not reaching it (or started): no
+        #: worker could renew a lease meanwhile, so none is reaped until a lease has passed
+        #: since (the SQL also counts from the server's start, for the workers' claims).
+        self._db_back_at: float | None = time.monotonic()
 
     def tick(self) -> dict[str, int]:
+        try:
+            return self._tick()
+        except DatabaseUnavailable:
+            self._db_back_at = None
+            raise
+
+    def _tick(self) -> dict[str, int]:
         s, waker = self.runtime.settings, self.runtime.waker
         # Jobs due before the next tick are queued now, with a wake-up timed for when the
         # first and the last of them are due, so they start on time rather than up to a tick
@@ -46,8 +58,12 @@ class Maintainer:
             for countdown in sorted({row["first_s"], row["last_s"]}):
                 if countdown > 0.001:
                     waker.wake_at(row["queue"], countdown)
-        requeued, failed = self.store.reap(fail_after_s=s.reap_after_s,
-                                           requeue_after_s=REQUEUE_AFTER_LEASES * s.reap_after_s)
+        if self._db_back_at is None:
+            self._db_back_at = time.monotonic()
+        requeued, failed = {}, 0
+        if time.monotonic() - self._db_back_at >= s.reap_after_s:
+            requeued, failed = self.store.reap(fail_after_s=s.reap_after_s,
+                                               requeue_after_s=REQUEUE_AFTER_LEASES * s.reap_after_s)
         # The safety net: a wake-up lost, or a lease that ran out, leaves claimable jobs
         # with nobody draining their queue. Wake-ups are coalesced, so this costs nothing
         # while workers drain.

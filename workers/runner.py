@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import os
 import random
 import signal
@@ -36,8 +37,12 @@ log = logging.getLogger("jobline.worker")
 
 #: Exceptions retried with backoff while attempts remain (besides ``TransientError``).
 TRANSIENT = (TransientError, ConnectionError, TimeoutError)
-#: How long to keep trying to record an outcome while PostgreSQL is away.
-RECORD_PATIENCE_S = 60.0
+#: How long to keep trying to record an outcome while PostgreSQL is away. The heartbeat
+#: keeps the lease meanwhile (the reaper counts a lease only from the server's return), so
+#: a handler that finished during a long outage is recorded, not run again.
+RECORD_PATIENCE_S = 900.0
+#: The longest pause between two attempts to record an outcome.
+RECORD_PAUSE_MAX_S = 1.0
 #: A wake-up drains its queue this long at most (checked between jobs), then hands on to a
 #: fresh wake-up, so that a warm shutdown waits for the running job only.
 DRAIN_S = 2.0
@@ -78,6 +83,14 @@ class Heartbeat:
                 threading.Thread(target=self._loop, name="jobline-heartbeat", daemon=True).start()
             self._jobs[job_id] = (worker, cancel, time.monotonic(), hard_limit_s)
 
+    def settle(self, job_id: int) -> None:
+        """The handler returned: keep the lease while its outcome is recorded, without the
+        time limit or the kill of a lost job (the guarded write then changes nothing)."""
+        with self._lock:
+            if job_id in self._jobs:
+                worker, cancel, started, _limit = self._jobs[job_id]
+                self._jobs[job_id] = (worker, cancel, started, math.inf)
+
     def untrack(self, job_id: int) -> None:
         with self._lock:
             self._jobs.pop(job_id, None)
@@ -96,6 +109,8 @@ class Heartbeat:
                     row = self.runtime.store.heartbeat(job_id, worker)
                 except DatabaseUnavailable:
                     continue
+                if row is None and hard_limit_s == math.inf:
+                    continue  # settled: its outcome's guarded write will find it gone
                 if row is None:
                     cancel.set()
                     lost = self._lost.setdefault(job_id, now)
@@ -189,10 +204,22 @@ class Runner:
             return self._failed(job, worker, f"unknown job type {job['type']!r} (missing plugin?)", jlog), None
         jt = self.runtime.registry[job["type"]]
         self.heartbeat.track(job_id, worker, cancel, jt.time_limit)
+        try:
+            return self._run_tracked(job, worker, then, ctx, jlog)
+        finally:
+            self.heartbeat.untrack(job_id)
+
+    def _run_tracked(self, job: dict, worker: str, then: tuple[str, str] | None, ctx: JobContext,
+                     jlog: logging.LoggerAdapter) -> tuple[str, Row | None]:
+        """Run the handler and record its outcome, the heartbeat renewing the lease throughout."""
+        job_id, jt = job["id"], self.runtime.registry[job["type"]]
         started = time.monotonic()
         try:
-            with JOB_RUN_SECONDS.labels(job["type"]).time(), limits.soft_limit(jt.soft_time_limit):
-                result = self.handler(job["type"])(ctx)
+            try:
+                with JOB_RUN_SECONDS.labels(job["type"]).time(), limits.soft_limit(jt.soft_time_limit):
+                    result = self.handler(job["type"])(ctx)
+            finally:
+                self.heartbeat.settle(job_id)  # before any outcome is recorded
         except JobCanceled:
             if self._finish(self.store.cancel_running, job_id, worker, "cooperative"):
                 JOBS_FINISHED.labels(job["type"], "canceled").inc()
@@ -206,8 +233,6 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - a handler bug fails its job, not the worker
             jlog.exception("handler raised")
             return self._failed(job, worker, f"{type(exc).__name__}: {exc}", jlog), None
-        finally:
-            self.heartbeat.untrack(job_id)
         following = None
         if then is None:
             finished = self._finish(self.store.succeed, job_id, worker, result)
@@ -256,7 +281,7 @@ class Runner:
     def _record(self, verb: Callable[..., Any], *args: Any) -> Any:
         """Record an outcome, waiting out a short PostgreSQL outage instead of losing it."""
         deadline = time.monotonic() + RECORD_PATIENCE_S
-        pause = 0.5
+        pause = 0.2
         while True:
             try:
                 return verb(*args)
@@ -264,4 +289,4 @@ class Runner:
                 if time.monotonic() > deadline:
                     raise  # the reaper will requeue the job once its heartbeat is stale
                 time.sleep(pause)
-                pause = min(pause * 2, 5.0)
+                pause = min(pause * 2, RECORD_PAUSE_MAX_S)

@@ -74,7 +74,8 @@ SELECT id, public_id, type, params, attempt, max_attempts, queue, priority, canc
 -- A worker process claims one job of %(queue)s (its one free slot), a lease kept alive by its
 -- heartbeat. (LIMIT 1 is written in, not bound: with it bound, PostgreSQL keeps planning
 -- each execution afresh, which cost ten times the execution itself.)
--- Candidates: running jobs whose lease ran out (heartbeat older than %(lease_s)s) while
+-- Candidates: running jobs whose lease ran out (heartbeat older than %(lease_s)s, and the
+-- server up for longer than that: no worker could renew a lease while it was down) while
 -- attempts remain, then due queued jobs, each waiting account's head (a skip scan over the
 -- accounts, then one index probe each). Order: priority, then the account with the fewest
 -- jobs running on this queue (round robin across accounts), then due time. SKIP LOCKED lets
@@ -101,6 +102,7 @@ waiting AS (
 ), expired AS (
     SELECT id, priority, heartbeat_at AS due, true AS expired, 0::bigint AS share FROM jobs
     WHERE status = 'running' AND queue = %(queue)s AND heartbeat_at < now() - %(lease_s)s * interval '1 second'
+      AND pg_postmaster_start_time() < now() - %(lease_s)s * interval '1 second'
       AND attempt < max_attempts AND cancel_requested_at IS NULL
     ORDER BY heartbeat_at
     LIMIT 1
@@ -273,9 +275,13 @@ WITH due AS (
 SELECT queue, min(countdown) AS first_s, max(countdown) AS last_s, count(*) AS n FROM j GROUP BY queue;
 
 -- reap_requeue --
+-- A lease counts only the time the server was up: while it was down no worker could renew
+-- one, so a job is reaped once its heartbeat and the server's start are both older than the
+-- lease (beat also waits a lease after it sees the server come back: workers/maintenance.py).
 WITH dead AS (
     SELECT id FROM jobs
     WHERE status = ANY(%(sources)s::job_status[]) AND heartbeat_at < now() - %(after_s)s * interval '1 second'
+      AND pg_postmaster_start_time() < now() - %(after_s)s * interval '1 second'
       AND attempt < max_attempts AND cancel_requested_at IS NULL
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -294,6 +300,7 @@ SELECT queue, count(*) AS n FROM j GROUP BY queue;
 WITH dead AS (
     SELECT id FROM jobs
     WHERE status = ANY(%(sources)s::job_status[]) AND heartbeat_at < now() - %(after_s)s * interval '1 second'
+      AND pg_postmaster_start_time() < now() - %(after_s)s * interval '1 second'
       AND attempt >= max_attempts AND cancel_requested_at IS NULL
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -336,6 +343,7 @@ WHERE EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND queue = q.queue
                 AND coalesce(run_after, queued_at) <= now())
    OR EXISTS (SELECT 1 FROM jobs WHERE status = 'running' AND queue = q.queue
                 AND heartbeat_at < now() - %(lease_s)s * interval '1 second'
+                AND pg_postmaster_start_time() < now() - %(lease_s)s * interval '1 second'
                 AND attempt < max_attempts AND cancel_requested_at IS NULL);
 
 -- queue_depths --

@@ -25,6 +25,8 @@ The faults:
   dispatched once (one ``dispatch`` event) and run once (one ledger start).
 - A worker's main process SIGKILLed while it holds work, with the production visibility
   timeout: every job succeeds, none waits for that timeout, none completes twice.
+- PostgreSQL down for longer than the lease while jobs run (twice the lease; 65 s and 120 s
+  at full scale): no job reaped, re-run or failed for it; each handler runs once.
 - Redis restarted empty; PostgreSQL restarted during a run; a job longer than the
   visibility timeout (runs once); the API dying between commit and publish; mass cancel
   then workers restarted; concurrent POSTs with one Idempotency-Key.
@@ -435,6 +437,45 @@ def test_postgres_restarted_during_a_run(cluster):
     check(cluster, ids)
     # the refused request left nothing behind: only the jobs we were told about exist
     assert cluster.sql("SELECT count(*) FROM jobs WHERE params->>'steps' = '7'")[0][0] == 0
+
+
+#: PostgreSQL outages longer than the lease (reap_after_s) while jobs run: twice the test's
+#: lease by default, the outages seen in the field at full scale.
+OUTAGES_S = [65.0, 120.0] if FULL else [7.0]
+
+
+@pytest.mark.parametrize("outage_s", OUTAGES_S)
+def test_postgres_down_longer_than_the_lease_while_jobs_run(cluster, outage_s):
+    """No worker can renew a lease while the database is away, so none is taken for dead
+    when it returns: every job running across the outage (some finishing during it, some
+    after it, half of them on their last attempt) succeeds on its first attempt, its
+    handler run once, nothing reaped."""
+    lease = cluster.settings.reap_after_s
+    assert outage_s > 2 * lease
+    during, after = outage_s / 2, outage_s + 3 * lease  # handlers ending in the outage, and after it
+    jobs = [{"type": "test.long", "max_attempts": 1 + 2 * (i % 2),
+             "params": {"ledger": str(cluster.ledger), "seconds": s, "steps": max(2, int(s * 2))}}
+            for i, s in enumerate([during, during, after, after])]
+    ids = [j["id"] for j in cluster.post_jobs(jobs)]
+
+    def all_running() -> bool:
+        rows = cluster.sql("SELECT count(*) FROM jobs WHERE status = 'running' AND public_id = ANY(%s::uuid[])", ids)
+        return rows[0][0] == len(ids)
+
+    wait_until(all_running, timeout=30, interval=0.1)
+    cluster.pg.stop()
+    time.sleep(outage_s)
+    cluster.pg = embedded.start_postgres(cluster.base, cluster.pg_port)
+    back = time.monotonic()
+    wait_until(cluster._ready, timeout=60, interval=0.5)
+    check(cluster, ids, timeout=after + 60)
+    rows = cluster.sql("SELECT public_id::text, attempt, (SELECT count(*) FROM job_events e WHERE e.job_id = j.id"
+                       " AND e.type = 'reap') FROM jobs j WHERE public_id = ANY(%s::uuid[])", ids)
+    assert all(attempt == 1 and reaps == 0 for _j, attempt, reaps in rows), rows
+    starts, dones = ledger_pids(cluster, ids, "start"), ledger_pids(cluster, ids, "done")
+    assert all(len(starts.get(j, [])) == 1 and len(dones.get(j, [])) == 1 for j in ids), (starts, dones)
+    report("postgres outage", outage_s=outage_s, lease_s=lease, jobs=len(ids),
+           all_done_after_return_s=round(time.monotonic() - back, 1))
 
 
 def test_job_longer_than_the_visibility_timeout_runs_once(cluster):
