@@ -12,11 +12,18 @@ worker gives its slot back before its last, empty-handed claim: a job committed 
 gives the slot back is seen by that claim; one committed after finds the slot free and
 publishes. The TTL bounds how long a slot held by a dead worker (or by a wake-up stuck in
 a dead worker's prefetch) keeps others from being woken.
+
+The API wakes queues off the request path (``wake_soon``): one publisher thread per process
+sends the pending wake-ups, coalesced per queue, each Redis call bounded by
+``REDIS_TIMEOUT_S``. A slow or hung Redis then delays wake-ups, never a create; beat's
+safety net wakes the queues meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Mapping
 from functools import cached_property
 
@@ -33,6 +40,8 @@ WAKE = "jobline.wake"
 WAKE_SLOTS = 64
 #: Most wake-ups one publish sends; a worker that finds work recruits another (``recruit``).
 FANOUT = 4
+#: How long taking a wake-up slot waits on Redis: a wake-up is worth less than the wait.
+REDIS_TIMEOUT_S = 0.5
 
 # Take up to ARGV[1] free slots among KEYS (SET NX PX ARGV[2]); return their indexes.
 _TAKE = """
@@ -50,10 +59,14 @@ class Waker:
         self.settings = settings
         self.celery = celery
         self.ttl_ms = int(settings.redispatch_after_s * 1000)
+        self._pending: dict[str, int] = {}
+        self._more = threading.Condition()
+        self._publisher_pid = 0
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        return redis.Redis.from_url(self.settings.redis_url, socket_timeout=REDIS_TIMEOUT_S,
+                                    socket_connect_timeout=REDIS_TIMEOUT_S)
 
     @cached_property
     def _take(self):
@@ -77,6 +90,25 @@ class Waker:
         except Exception:  # noqa: BLE001 - the jobs are safe in PostgreSQL; beat wakes the queue
             log.warning("waking %s failed; beat will wake them", sorted(wanted), exc_info=True)
             return 0
+
+    def wake_soon(self, counts: Mapping[str, int]) -> None:
+        """``wake`` on this process's publisher thread; returns at once. Wake-ups pending
+        for a queue add up to ``FANOUT`` at most, so a stuck publisher holds little."""
+        with self._more:
+            if self._publisher_pid != os.getpid():  # first use in this (forked) process
+                self._publisher_pid, self._pending = os.getpid(), {}
+                threading.Thread(target=self._publish_pending, name="jobline-waker", daemon=True).start()
+            for queue, n in counts.items():
+                if n > 0:
+                    self._pending[queue] = min(FANOUT, self._pending.get(queue, 0) + n)
+            self._more.notify()
+
+    def _publish_pending(self) -> None:
+        while True:
+            with self._more:
+                self._more.wait_for(lambda: self._pending)
+                pending, self._pending = self._pending, {}
+            self.wake(pending)
 
     def wake_at(self, queue: str, countdown: float) -> int:
         """A wake-up ``countdown`` seconds from now (a retry's backoff, a scheduled start)."""

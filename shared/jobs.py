@@ -181,7 +181,7 @@ class JobService:
                 JOBS_CREATED.labels(r["type"]).inc()
             if r["status"] == states.Status.QUEUED.value:
                 counts[r["queue"]] = counts.get(r["queue"], 0) + 1
-        self.waker.wake(counts)
+        self.waker.wake_soon(counts)
 
     # -- reading ----------------------------------------------------------------------
 

@@ -65,7 +65,7 @@ if any(__import__("importlib").util.find_spec(m) is None for m in ("embedded_pos
 from shared import embedded  # noqa: E402
 from shared.migrate import upgrade  # noqa: E402
 from tests.support.callbacks import Receiver  # noqa: E402
-from tests.support.net import free_port  # noqa: E402
+from tests.support.net import HungServer, free_port  # noqa: E402
 
 FULL = os.environ.get("FAULT_SCALE") == "full"
 SCALE = {
@@ -105,12 +105,22 @@ class Cluster:
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.workers = [self._worker(f"w{i}") for i in range(2)]
         self.beat = Proc(self.settings, BEAT_ARGS, self.base / "beat.log").start()
-        env = {**os.environ, **self.settings.to_env(), "PYTHONPATH": str(ROOT)}
-        self.api = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "-b", f"127.0.0.1:{self.api_port}",
-             "api.wsgi:app"], cwd=ROOT, env=env, stdout=(self.base / "api.log").open("ab"),
-            stderr=subprocess.STDOUT, start_new_session=True)
+        self.api = self.start_api(self.settings, self.api_port, "api.log")
         wait_until(lambda: self._ready(), timeout=60, interval=0.3)
+
+    def start_api(self, settings: Settings, port: int, log: str) -> subprocess.Popen:
+        env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
+        return subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "-b", f"127.0.0.1:{port}",
+             "api.wsgi:app"], cwd=ROOT, env=env, stdout=(self.base / log).open("ab"),
+            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop_api(self, api: subprocess.Popen) -> None:
+        api.terminate()
+        try:
+            api.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(api.pid, signal.SIGKILL)
 
     def _worker(self, name: str) -> Proc:
         return Proc(self.settings, ["worker", "-Q", "default,callbacks", "-c", "2", "-n", f"{name}@%h", "--without-mingle",
@@ -162,11 +172,7 @@ class Cluster:
         self.redis = embedded.start_redis(self.base, self.redis_port)
 
     def stop(self) -> None:
-        self.api.terminate()
-        try:
-            self.api.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.api.pid, signal.SIGKILL)
+        self.stop_api(self.api)
         for p in [*self.workers, self.beat]:
             p.stop()
         self.rt.db.close()
@@ -476,6 +482,41 @@ def test_postgres_down_longer_than_the_lease_while_jobs_run(cluster, outage_s):
     assert all(len(starts.get(j, [])) == 1 and len(dones.get(j, [])) == 1 for j in ids), (starts, dones)
     report("postgres outage", outage_s=outage_s, lease_s=lease, jobs=len(ids),
            all_done_after_return_s=round(time.monotonic() - back, 1))
+
+
+def test_hung_redis_does_not_slow_creates(cluster):
+    """An API whose Redis accepts connections and never answers: each create still answers
+    201 at once (no wait on the wake-up), and beat's safety net, on the real Redis, wakes
+    the queue so the jobs run."""
+    hung = HungServer()
+    port = free_port()
+    api = cluster.start_api(dataclasses.replace(cluster.settings, redis_url=f"redis://127.0.0.1:{hung.port}/0"),
+                            port, "api-hung-redis.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        def up() -> bool:
+            try:
+                return requests.get(f"{url}/healthz", timeout=2).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_until(up, timeout=60, interval=0.3)
+        ids, slowest = [], 0.0
+        for _ in range(10):
+            started = time.monotonic()
+            r = requests.post(f"{url}/v1/jobs", json=cluster.sleep_job(seconds=0, steps=1), headers=cluster.auth,
+                              timeout=30)
+            slowest = max(slowest, time.monotonic() - started)
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+        assert hung.held, "the API never tried the hung Redis: the test proved nothing"
+        # A correctness bound, not a benchmark: a create that waits on Redis takes 5 s or more.
+        assert slowest < 2, f"a create took {slowest:.1f} s with Redis hung"
+        check(cluster, ids, timeout=60)
+        report("hung redis", creates=len(ids), slowest_create_s=round(slowest, 2), connections_held=len(hung.held))
+    finally:
+        cluster.stop_api(api)
+        hung.close()
 
 
 def test_job_longer_than_the_visibility_timeout_runs_once(cluster):
