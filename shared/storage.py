@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlsplit
@@ -30,6 +31,9 @@ class ObjectStore(Protocol):
     def open(self, key: str) -> BinaryIO: ...
     def exists(self, key: str) -> bool: ...
     def delete_prefix(self, prefix: str) -> None: ...
+    def children(self, prefix: str) -> Iterator[tuple[str, float]]: ...
+    def partials(self) -> Iterator[tuple[str, float]]: ...
+    def delete(self, key: str) -> None: ...
     def presigned(self, key: str, expires_in: int, filename: str, content_type: str) -> str | None: ...
 
 
@@ -80,6 +84,32 @@ class LocalStore:
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self.root / _safe_key(prefix.rstrip("/")), ignore_errors=True)
 
+    def children(self, prefix: str) -> Iterator[tuple[str, float]]:
+        """The names directly under ``prefix``, each with its modification time."""
+        try:
+            with os.scandir(self.root / _safe_key(prefix.rstrip("/"))) as entries:
+                for entry in entries:
+                    try:
+                        yield entry.name, entry.stat(follow_symlinks=False).st_mtime
+                    except FileNotFoundError:
+                        continue  # deleted meanwhile
+        except FileNotFoundError:
+            return
+
+    def partials(self) -> Iterator[tuple[str, float]]:
+        """The keys of partial writes (``.part``: a writer died before its rename), with times."""
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name.endswith(".part"):
+                    path = Path(folder, name)
+                    try:
+                        yield path.relative_to(self.root).as_posix(), path.stat().st_mtime
+                    except FileNotFoundError:
+                        continue
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
     def presigned(self, key: str, expires_in: int, filename: str, content_type: str) -> str | None:
         return None  # served by the API's /files/<token>
 
@@ -119,6 +149,20 @@ class S3Store:
             keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if keys:
                 self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+
+    def children(self, prefix: str) -> Iterator[tuple[str, float]]:
+        """The names directly under ``prefix`` (S3 "common prefixes" have no time: 0)."""
+        base = self._key(prefix.rstrip("/")) + "/"
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base, Delimiter="/")
+        for page in pages:
+            for p in page.get("CommonPrefixes", []):
+                yield p["Prefix"][len(base):].rstrip("/"), 0.0
+
+    def partials(self) -> Iterator[tuple[str, float]]:
+        return iter(())  # an S3 put is whole or nothing
+
+    def delete(self, key: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def presigned(self, key: str, expires_in: int, filename: str, content_type: str) -> str | None:
         return self.s3.generate_presigned_url("get_object", ExpiresIn=expires_in, Params={

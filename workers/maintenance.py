@@ -1,6 +1,6 @@
 """Beat's work, every tick: queue due scheduled jobs, wake queues with claimable jobs, fail
 jobs whose worker died once their attempts are spent, end cancels past their grace, prune
-finished jobs past their retention.
+finished jobs past their retention, sweep a batch of orphaned files.
 
 Safe with several beat processes: every step selects its rows ``FOR UPDATE SKIP LOCKED``
 and changes them with a conditional UPDATE, so no job is dispatched twice by two beats; a
@@ -16,6 +16,7 @@ from shared.errors import DatabaseUnavailable
 from shared.registry import QUEUES
 from shared.runtime import Runtime
 from workers.callbacks import dispatch_due as dispatch_due_callbacks
+from workers.sweeper import Sweeper
 
 log = logging.getLogger("jobline.beat")
 
@@ -36,6 +37,7 @@ class Maintainer:
         self.store = runtime.store
         self._last_purge = 0.0
         self._next_prune = 0.0
+        self.sweeper = Sweeper(runtime)
         #: When this beat last saw PostgreSQL answer after not reaching it (or started): no
         #: worker could renew a lease meanwhile, so none is reaped until a lease has passed
         #: since (the SQL also counts from the server's start, for the workers' claims).
@@ -75,10 +77,19 @@ class Maintainer:
             self._last_purge = time.monotonic()
         counts = {"dispatched": sum(r["n"] for r in due), "woken": woken, "requeued": sum(requeued.values()),
                   "failed": failed, "terminated": len(terminated), "callbacks": dispatch_due_callbacks(self.runtime),
-                  "pruned": self.prune()}
+                  "pruned": self.prune(), "swept": self.sweep()}
         if any(counts.values()):
             log.info("beat: %s", counts)
         return counts
+
+    def sweep(self) -> int:
+        try:
+            return sum(self.sweeper.sweep().values())
+        except DatabaseUnavailable:
+            raise
+        except Exception:  # noqa: BLE001 - the store may be away; the next pass tries again
+            log.warning("sweeping orphaned files failed", exc_info=True)
+            return 0
 
     def prune(self) -> int:
         """Retention: delete a batch of jobs finished over ``retention_days`` ago, and their files."""

@@ -22,3 +22,7 @@ SELECT 1 AS ok FROM job_files WHERE key = %(key)s;
 
 -- signing_key --
 SELECT value FROM instance_secrets WHERE name = 'signing_key';
+
+-- existing_jobs --
+-- Which of these public ids still name a job (the sweeper keeps their files).
+SELECT public_id::text AS public_id FROM jobs WHERE public_id = ANY(%(ids)s::uuid[]);
