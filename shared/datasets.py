@@ -115,14 +115,11 @@ class DatasetService:
                 "name": "code", "location": "json",
                 "description": "1-64 of a-z 0-9 _ -, starting with a letter or digit."}]) from None
 
-    def find(self, account: Account, code: str, not_owner: type[JoblineError] = NotFound) -> Row:
-        """The account's dataset ``code``; ``not_owner`` is raised for another account's."""
-        row = self.db.one("get_dataset", code=code)
+    def find(self, account: Account, code: str) -> Row:
+        """The account's dataset ``code`` (codes are per account: another's is not found)."""
+        row = self.db.one("get_dataset", account_id=account.id, code=code)
         if row is None:
             raise NotFound(f"no dataset {code!r}")
-        if row["account_id"] != account.id:
-            raise not_owner(f"no dataset {code!r}" if not_owner is NotFound
-                            else f"only the owner of dataset {code!r} may use it")
         return row
 
     def list(self, account: Account) -> list[Row]:
@@ -152,9 +149,9 @@ class DatasetService:
         # Look before locking: share locks never wait for each other, so writers that kept
         # taking one while a reset runs (only to be refused) could starve the reset's swap.
         for query in ("get_dataset", "lock_dataset_for_write"):
-            cur.execute(queries[query], {"code": code})
+            cur.execute(queries[query], {"account_id": account.id, "code": code})
             row = cur.fetchone()
-            if row is None or row["account_id"] != account.id:
+            if row is None:
                 raise NotFound(f"no dataset {code!r}")
             if row["reset_job"] is not None:
                 raise DatasetLocked(code, row["reset_job"])
@@ -211,7 +208,7 @@ class DatasetService:
              s: str | None = None, p: str | None = None, o: str | None = None) -> Row:
         with self.db.transaction() as cur:
             cur.execute(queries["repeatable_read"])
-            cur.execute(queries["get_dataset"], {"code": code})
+            cur.execute(queries["get_dataset"], {"account_id": account.id, "code": code})
             ds = cur.fetchone()
             if ds is None or ds["account_id"] != account.id:
                 raise NotFound(f"no dataset {code!r}")

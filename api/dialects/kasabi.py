@@ -24,7 +24,7 @@ from api.datasets import load_body
 from api.errors import register_renderer
 from shared import rdf
 from shared.datasets import DatasetService, storage_mode
-from shared.errors import BadRequest, NotFound, Unauthorized
+from shared.errors import BadRequest, NotFound
 from shared.validation import Invalid, iso, loads, parse_datetime
 
 MOUNT = "/kasabi"
@@ -56,9 +56,10 @@ def _time(value: datetime | None) -> str | None:
 
 
 def _owned(code: str) -> tuple[Any, dict[str, Any]]:
-    """The key's account and its dataset ``code``; any other account's key is 401, as documented."""
+    """The key's account and its dataset ``code``. Another account's dataset is 404, as an
+    unknown code is (codes are per account): a 401 would tell others that the code exists."""
     account = authenticate()
-    return account, DatasetService(runtime().db).find(account, code, not_owner=Unauthorized)
+    return account, DatasetService(runtime().db).find(account, code)
 
 
 def _params() -> dict[str, Any]:

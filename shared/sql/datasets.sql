@@ -12,7 +12,7 @@ SELECT d.*,
         WHERE j.type = 'dataset.reset' AND j.status = 'running'
           AND j.account_id = d.account_id AND j.params->>'dataset' = d.code
         ORDER BY j.id LIMIT 1) AS reset_job
-FROM datasets d WHERE d.code = %(code)s;
+FROM datasets d WHERE d.account_id = %(account_id)s AND d.code = %(code)s;
 
 -- list_datasets --
 SELECT d.*,
@@ -43,7 +43,7 @@ SELECT d.id, d.account_id, d.code, d.generation,
         WHERE j.type = 'dataset.reset' AND j.status = 'running'
           AND j.account_id = d.account_id AND j.params->>'dataset' = d.code
         ORDER BY j.id LIMIT 1) AS reset_job
-FROM datasets d WHERE d.code = %(code)s
+FROM datasets d WHERE d.account_id = %(account_id)s AND d.code = %(code)s
 FOR SHARE OF d;
 
 -- repeatable_read --

@@ -104,7 +104,10 @@ def test_bulk_load_through_staging_counts_and_compacts(client, auth, runtime):
     for i in range(70):  # many small writes: counted by deltas, folded into one by a count
         client.post(f"/v1/datasets/{code}/triples", data=f"<http://x/{i}> <http://p> <http://o> .\n", headers={**auth, **NT})
     assert client.get(f"/v1/datasets/{code}", headers=auth).get_json()["triples"] == 5070
-    ds = runtime.db.one("get_dataset", code=code)
+    with runtime.db.transaction() as cur:
+        cur.execute("SELECT account_id FROM datasets WHERE code = %s", (code,))
+        account_id = cur.fetchone()["account_id"]
+    ds = runtime.db.one("get_dataset", account_id=account_id, code=code)
     assert runtime.db.one("count_triples", dataset_id=ds["id"], generation=1)["deltas"] == 1
     assert len(all_triples(client, auth, code)) == 5070 == sum(rows_by_generation(runtime.settings, code).values())
 
@@ -139,6 +142,10 @@ def test_another_accounts_dataset_is_404_and_unchanged(client, auth, make_accoun
         headers = {**other, **kw.pop("headers", {})}
         assert getattr(client, method)(path, headers=headers, **kw).status_code == 404, (method, path)
     assert code not in [d["code"] for d in client.get("/v1/datasets", headers=other).get_json()]
+    # the code is free in the other account's namespace: taking it reveals nothing, touches nothing
+    assert client.post("/v1/datasets", json={"code": code}, headers=other).status_code == 201
+    assert client.get(f"/v1/datasets/{code}", headers=other).get_json()["triples"] == 0
+    assert client.delete(f"/v1/datasets/{code}", headers=other).status_code == 204
     # a job naming someone else's dataset, through the generic API, fails without touching it
     job = client.post("/v1/jobs", json={"type": "dataset.reset", "params": {"dataset": code}}, headers=other).get_json()
     assert "no dataset" in wait_job(client, other, job["id"], "failed")["error"]

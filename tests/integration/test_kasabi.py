@@ -132,16 +132,24 @@ def test_bad_requests_are_400_plain_text_and_create_nothing(client, owner, kwarg
 
 
 def test_only_the_owner_may_use_the_api(client, owner, make_account):
+    """No key or a bad one is 401; another account's dataset is 404 as an unknown code is,
+    word for word, so no account can find out which codes others use."""
     _account, key, code = owner
     r = client.post(f"/kasabi/dataset/{code}/jobs", data={"jobType": "reset"}, headers=key)
     url = job_path(r.headers["Location"])
     other = {"X_KASABI_APIKEY": make_account()[1]}
+    unknown = f"nope-{code}"
     for method, path, kw in [("post", f"/kasabi/dataset/{code}/jobs", {"data": {"jobType": "reset"}}),
-                             ("get", url, {}), ("get", f"/kasabi/api/{code}/status", {})]:
-        for headers in (other, {}, {"X_KASABI_APIKEY": "jl_deadbeef_nope"}):
+                             ("get", url, {}), ("get", f"/kasabi/api/{code}/status", {}),
+                             ("get", f"/kasabi/dataset/{code}.ttl", {})]:
+        for headers in ({}, {"X_KASABI_APIKEY": "jl_deadbeef_nope"}):
             r = getattr(client, method)(path, headers=headers, **kw)
             assert r.status_code == 401 and r.mimetype == "text/plain", (method, path, headers)
-    assert "only the owner" in client.get(url, headers=other).get_data(as_text=True)
+        theirs = getattr(client, method)(path, headers=other, **kw)
+        nobodys = getattr(client, method)(path.replace(code, unknown), headers=other, **kw)
+        assert theirs.status_code == nobodys.status_code == 404, (method, path)
+        assert theirs.mimetype == nobodys.mimetype == "text/plain"
+        assert theirs.get_data(as_text=True) == nobodys.get_data(as_text=True).replace(unknown, code)
     # a job of another dataset of the same owner is not this dataset's job
     second = make_dataset(client, {"Authorization": f"Bearer {key['X_KASABI_APIKEY']}"})
     assert client.get(url.replace(f"/dataset/{code}/", f"/dataset/{second}/"), headers=key).status_code == 404
