@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         },
     )
     app.extensions["jobline"] = runtime
-    waiter = app.extensions["jobline_waiter"] = Waiter(runtime.settings.database_url)
+    waiter = app.extensions["jobline_waiter"] = Waiter(runtime.settings.database_url, runtime.store.watch)
     waiter.on_auth_change.append(runtime.accounts.forget_keys)
     runtime.accounts.cache_live = lambda: waiter.hears_auth_changes
     waiter.start()

@@ -161,7 +161,7 @@ def _sse(rt: Runtime, job_id: int, after: int):
     """Send events after ``after``; end once the job has finished and all its events are out."""
     schema = EventOut()
     terminal = {s.value for s in TERMINAL}
-    with waiter().watch([job_id]) as w:
+    with waiter().watch([job_id], live=True) as w:
         while True:
             # Status first: its terminal event commits with it, so the read below includes it.
             job = rt.store.get_by_id(job_id)

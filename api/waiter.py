@@ -6,11 +6,17 @@ Another receives ``jobline_auth`` notices (a key or an account changed) for the
 ``on_auth_change`` hooks: the key cache of ``shared.accounts`` is live only while it listens.
 A waiter registers before it reads the job's state, so no wake-up is lost in between. If
 the LISTEN connection is down, waiters fall back to re-reading once a second.
+
+Only an event that leaves its job terminal NOTIFYs on its own (all that ``?wait=`` needs).
+A ``live`` watch (an event stream) also registers its jobs in ``job_watchers`` for
+``WATCH_TTL_S`` and renews them while it waits, so every event of theirs notifies
+(migration 0018): NOTIFY is paid only where someone waits.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import select
 import threading
@@ -27,18 +33,32 @@ log = logging.getLogger("jobline.waiter")
 CHANNEL = "job_events"
 AUTH_CHANNEL = "jobline_auth"
 FALLBACK_POLL_S = 1.0
+#: A live watch's registration lasts this long and is renewed at half of it.
+WATCH_TTL_S = 60.0
 
 
 class Watch:
-    def __init__(self, hub: Waiter) -> None:
-        self.hub = hub
+    def __init__(self, hub: Waiter, ids: list[int], live: bool) -> None:
+        self.hub, self.ids = hub, ids
         self.event = threading.Event()
+        self._renew_at = time.monotonic() if live and ids else math.inf
+
+    def renew(self) -> None:
+        """Keep a live watch registered (its jobs' every event notifies)."""
+        if time.monotonic() >= self._renew_at:
+            self.hub.register(self.ids, WATCH_TTL_S)
+            self._renew_at = time.monotonic() + WATCH_TTL_S / 2
 
     def wait(self, timeout: float) -> bool:
         """Block until a watched job has a new event (or ``timeout``); True if woken."""
         if not self.hub.healthy:
             timeout = min(timeout, FALLBACK_POLL_S)
-        woken = self.event.wait(max(timeout, 0))
+        deadline = time.monotonic() + max(timeout, 0)
+        while True:
+            self.renew()
+            woken = self.event.wait(max(min(deadline, self._renew_at) - time.monotonic(), 0))
+            if woken or time.monotonic() >= deadline:
+                break
         self.event.clear()
         return woken
 
@@ -95,8 +115,9 @@ class Waiter:
     a request of this process has waited on a job; key changes are rare and always heard.
     """
 
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
+    def __init__(self, dsn: str, register: Callable[[list[int], float], None]) -> None:
+        """``register(job_ids, ttl_s)``: have those jobs' every event notify for ``ttl_s``."""
+        self.dsn, self.register = dsn, register
         self._watches: dict[int, set[Watch]] = defaultdict(set)
         self._lock = threading.Lock()
         self.on_auth_change: list[Callable[[], None]] = []
@@ -117,14 +138,17 @@ class Waiter:
         self._auth.start()
 
     @contextmanager
-    def watch(self, job_ids: Iterable[int]) -> Iterator[Watch]:
+    def watch(self, job_ids: Iterable[int], live: bool = False) -> Iterator[Watch]:
+        """Wake on the jobs' terminal events, or on every event if ``live`` (a stream).
+        Read the jobs only inside the block: events committed before it may not notify."""
         self._events.start()
-        w = Watch(self)
         ids = list(job_ids)
+        w = Watch(self, ids, live)
         with self._lock:
             for i in ids:
                 self._watches[i].add(w)
         try:
+            w.renew()
             yield w
         finally:
             with self._lock:

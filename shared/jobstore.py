@@ -59,6 +59,10 @@ class JobStore:
     def get_many(self, ids: list[int]) -> list[Row]:
         return self.db.all("get_jobs_by_ids", ids=ids)
 
+    def watch(self, job_ids: list[int], ttl_s: float) -> None:
+        """Have these jobs' events NOTIFY for ``ttl_s`` seconds (not only their terminal one)."""
+        self.db.one("watch_jobs", job_ids=job_ids, ttl_s=ttl_s)
+
     def list(self, account_id: int, *, statuses: list[str] | None = None, type: str | None = None,
              created_after=None, created_before=None, before_id: int | None = None,
              limit: int = 50) -> list[Row]:

@@ -20,7 +20,7 @@ from workers.sweeper import Sweeper
 
 log = logging.getLogger("jobline.beat")
 
-#: Purge expired idempotency keys this often; look for jobs past retention this often once
+#: Purge expired idempotency keys and job watchers this often; look for jobs past retention this often once
 #: none is left (while some are, every tick prunes a batch).
 PURGE_EVERY_S = 300.0
 PRUNE_EVERY_S = 60.0
@@ -74,6 +74,7 @@ class Maintainer:
         terminated = self.store.terminate_canceled(s.cancel_grace_s)
         if time.monotonic() - self._last_purge > PURGE_EVERY_S:
             self.runtime.db.one("purge_idempotency_keys", ttl_s=s.idempotency_ttl_s)
+            self.runtime.db.one("purge_job_watchers")
             self._last_purge = time.monotonic()
         counts = {"dispatched": sum(r["n"] for r in due), "woken": woken, "requeued": sum(requeued.values()),
                   "failed": failed, "terminated": len(terminated), "callbacks": dispatch_due_callbacks(self.runtime),

@@ -37,7 +37,7 @@ def follow(rt: Runtime, waiter: Waiter, ids: list[int | None], first: list[dict[
     (and the only one for ``None``, an unknown key). Tasks just ``created`` start from their
     creation, so the first line is their queued status and every later step follows."""
     known = [i for i in ids if i is not None]
-    with waiter.watch(known) as watch:  # before the first read: no change can slip between
+    with waiter.watch(known, live=True) as watch:  # before the first read: no change can slip between
         if created is not None:
             rows = {r["id"]: {**r, "last_event_id": 0} for r in created}
         else:
@@ -47,7 +47,8 @@ def follow(rt: Runtime, waiter: Waiter, ids: list[int | None], first: list[dict[
                 for n, i in enumerate(ids)]
         yield _line(head)
         pending = {i: r for i, r in replays.items() if not r.finished}
-        read_at, more = time.monotonic(), False
+        # Rows just created were not read inside the watch: read their events once at once.
+        read_at, more = time.monotonic(), created is not None
         while pending:
             woke = more or watch.wait(keepalive_s)
             if not woke and waiter.healthy and time.monotonic() - read_at < recheck_s:

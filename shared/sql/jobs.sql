@@ -332,6 +332,20 @@ WITH stuck AS (
 )
 SELECT id FROM j;
 
+-- watch_jobs --
+-- A stream watches jobs: their events NOTIFY until expires_at (migration 0018). FOR SHARE
+-- waits for a transition in flight on each job, so once this commits, every event is either
+-- visible to the stream's next read or committed after it, and then notified.
+INSERT INTO job_watchers (job_id, expires_at)
+SELECT id, now() + %(ttl_s)s * interval '1 second' FROM jobs
+WHERE id = ANY(%(job_ids)s::bigint[])
+ORDER BY id
+FOR SHARE
+ON CONFLICT (job_id) DO UPDATE SET expires_at = greatest(job_watchers.expires_at, EXCLUDED.expires_at);
+
+-- purge_job_watchers --
+DELETE FROM job_watchers WHERE expires_at < now();
+
 -- get_jobs_by_ids --
 SELECT * FROM jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id;
 

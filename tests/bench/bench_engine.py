@@ -1,6 +1,6 @@
 """End-to-end throughput against bare Celery, API latency, and idle cost.
 
-    python tests/bench/bench_engine.py [--n 20000] [--n-single 4000] [--concurrency 2]
+    python tests/bench/bench_engine.py [--n 20000] [--n-single 4000] [--concurrency 2] [--post-rates 500,300]
 
 Everything runs here, on loopback (``tests/support/benchstack.py``): a fresh database on the
 local PostgreSQL, a key prefix on the local Redis, a real gunicorn (gevent) API, real
@@ -177,8 +177,11 @@ def main() -> None:
     ap.add_argument("--n-single", type=int, default=4000)
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--idle-s", type=float, default=60)
+    ap.add_argument("--post-rates", type=lambda v: [float(x) for x in v.split(",")], default=[500.0],
+                    help="offered rates for POST with the workers running, e.g. 500,300,200")
     args = ap.parse_args()
     rows = []
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
 
     def timing(label: str, rps: float, p50: float, p99: float) -> None:
         rows.append((label, f"{rps:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms", ""))
@@ -199,7 +202,10 @@ def main() -> None:
                for _ in range(32)]
         timing("GET /v1/jobs/{id}, 32 clients, offered 500 req/s",
                *latency(url, key, "GET", lambda c, i: f"/v1/jobs/{ids[c]}"))
-        timing("POST /v1/jobs, 32 clients, offered 500 req/s, workers running them", *latency(url, key, "POST", None))
+        for rate in args.post_rates:
+            timing(f"POST /v1/jobs, 32 clients, offered {rate:g} req/s, workers running them",
+                   *latency(url, key, "POST", None, rate=rate))
+            drain(stack)  # each rate starts with an empty queue
         drain(stack)
         worker = stack.procs["worker"].pid  # its own session: the group is the worker and its pool
         os.killpg(worker, signal.SIGSTOP)
@@ -217,10 +223,12 @@ def main() -> None:
         rows.append((f"idle: API + worker + beat over {args.idle_s:g} s",
                      f"{used:.2f} CPU-s ({100 * used / args.idle_s:.1f}% of a core)", ""))
 
+    after = " ".join(f"{x:.2f}" for x in os.getloadavg())
     table = ["| measurement | result | ratio to bare Celery |", "| --- | --- | --- |"]
     table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     text = (f"\n### Engine throughput and latency ({machine()})\n\n"
-            f"`python tests/bench/bench_engine.py --n {args.n} --n-single {args.n_single}`\n\n" + "\n".join(table) + "\n")
+            f"`python tests/bench/bench_engine.py --n {args.n} --n-single {args.n_single}"
+            f" --post-rates {','.join(f'{r:g}' for r in args.post_rates)}`; load average before: {load}, after: {after}\n\n" + "\n".join(table) + "\n")
     print(text)
     with open(ROOT / "BENCHMARKS.md", "a") as f:
         f.write(text)
