@@ -1,21 +1,28 @@
 """Entry point for ``celery -A workers.app worker|beat``: builds the runtime from the environment.
 
-With ``JOBLINE_WORKER_METRICS_PORT`` set, the worker's main process serves ``/metrics`` for
-all its pool processes, which count into ``PROMETHEUS_MULTIPROC_DIR``; that must be set
-before prometheus-client is imported, hence first thing here.
+With ``JOBLINE_WORKER_METRICS_PORT`` set, every worker process on the host counts into one
+folder and one of them serves ``/metrics`` for all (workers/exporter.py). The folder must be
+set before prometheus-client is imported, hence first thing here.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
-import tempfile
+import threading
 
-if os.environ.get("JOBLINE_WORKER_METRICS_PORT") and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="jobline-worker-metrics-")
+from workers import exporter
+
+_METRICS_DIR = exporter.prepare()
+_MAIN_PID = os.getpid()
+if _METRICS_DIR is not None:
+    exporter.join(_METRICS_DIR)
+    atexit.register(lambda: os.getpid() == _MAIN_PID and exporter.leave(_METRICS_DIR))
 
 from celery import Celery, signals  # noqa: E402
 
 from shared.logs import configure_logging  # noqa: E402
+from shared.metrics import WORKER_UP  # noqa: E402
 from shared.runtime import Runtime  # noqa: E402
 from workers import callbacks, services  # noqa: E402
 from workers.runner import Runner  # noqa: E402
@@ -35,16 +42,18 @@ def create_worker_app(runtime: Runtime | None = None) -> Celery:
     def _fresh_pool(**_kw) -> None:
         runtime.db.close()  # a forked child must not reuse the parent's sockets
 
+    stop_exporter = threading.Event()
+
     @signals.worker_ready.connect(weak=False)
     def _serve_metrics(**_kw) -> None:
-        port = os.environ.get("JOBLINE_WORKER_METRICS_PORT")
+        port = exporter.port_from_env()
         if port:
-            from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+            WORKER_UP.set(1)
+            exporter.serve(port, runtime.settings.worker_metrics_addr, stop_exporter)
 
-            registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
-            start_http_server(int(port), addr=os.environ.get("JOBLINE_WORKER_METRICS_ADDR", "127.0.0.1"),
-                              registry=registry)
+    @signals.worker_shutdown.connect(weak=False)
+    def _stop_serving(**_kw) -> None:
+        stop_exporter.set()  # a standby worker on this host takes the port over
 
     @signals.worker_process_shutdown.connect(weak=False)
     def _forget_child(pid=None, **_kw) -> None:
