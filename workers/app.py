@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from pathlib import Path
 
 from workers import exporter
 
@@ -47,13 +48,16 @@ def create_worker_app(runtime: Runtime | None = None) -> Celery:
     @signals.worker_ready.connect(weak=False)
     def _serve_metrics(**_kw) -> None:
         port = exporter.port_from_env()
-        if port:
+        metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if port and metrics_dir:
             WORKER_UP.set(1)
-            exporter.serve(port, runtime.settings.worker_metrics_addr, stop_exporter)
+            exporter.serve(Path(metrics_dir), port, runtime.settings.worker_metrics_addr, stop_exporter)
 
     @signals.worker_shutdown.connect(weak=False)
     def _stop_serving(**_kw) -> None:
         stop_exporter.set()  # a standby worker on this host takes the port over
+        if _METRICS_DIR is not None and os.getpid() == _MAIN_PID:
+            exporter.leave(_METRICS_DIR)  # the worker may end without running atexit
 
     @signals.worker_process_shutdown.connect(weak=False)
     def _forget_child(pid=None, **_kw) -> None:

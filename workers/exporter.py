@@ -95,7 +95,9 @@ def join(path: Path, pid: int | None = None) -> None:
             if not ok:
                 continue
             if not any(_alive(p) for p in _members(path) if p != pid):
-                for stale in path.iterdir():  # a previous group's counts (or a SIGKILLed one's)
+                for stale in path.glob("*.db"):  # a previous group's counts (or a SIGKILLed one's)
+                    stale.unlink(missing_ok=True)
+                for stale in path.glob("member-*"):
                     stale.unlink(missing_ok=True)
             (path / f"member-{pid}").touch()
             return
@@ -118,34 +120,47 @@ def leave(path: Path, pid: int | None = None) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def serve(port: int, addr: str, stop: threading.Event) -> threading.Thread:
-    """Serve the folder's sum on ``port`` from this process once the port is free."""
+def serve(path: Path, port: int, addr: str, stop: threading.Event) -> threading.Thread:
+    """Serve the folder's sum on ``port`` while this process holds the folder's serving lock.
+
+    The lock (not the bind) decides who serves: the kernel may let several sockets share a
+    port, and a lock is released by the kernel when its holder dies, so a standby takes over.
+    """
 
     def run() -> None:
         from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        standby_logged = False
-        while not stop.is_set():
-            try:
-                server, _thread = start_http_server(port, addr=addr, registry=registry)
-            except OSError as exc:
-                if exc.errno != errno.EADDRINUSE:
-                    log.error("cannot serve worker metrics on %s:%d: %s", addr, port, exc)
-                    return
-                if not standby_logged:
-                    log.info("worker metrics port %d is served by another worker on this host", port)
-                    standby_logged = True
-                stop.wait(RETRY_BIND_S)
-                continue
-            log.info("serving this host's worker metrics on %s:%d", addr, port)
-            stop.wait()
-            server.shutdown()
-            server.server_close()
-            return
+        multiprocess.MultiProcessCollector(registry, str(path))
+        fd = os.open(path / "serving.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            logged = False
+            while not stop.is_set():
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if not logged:
+                        log.info("worker metrics port %d is served by another worker on this host", port)
+                        logged = True
+                    stop.wait(RETRY_BIND_S)
+                    continue
+                try:
+                    server, _thread = start_http_server(port, addr=addr, registry=registry)
+                except OSError as exc:  # the previous holder's socket may still be closing
+                    if exc.errno != errno.EADDRINUSE:
+                        log.error("cannot serve worker metrics on %s:%d: %s", addr, port, exc)
+                        return
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                    stop.wait(RETRY_BIND_S / 3)
+                    continue
+                log.info("serving this host's worker metrics on %s:%d", addr, port)
+                stop.wait()
+                server.shutdown()
+                server.server_close()
+                return
+        finally:
+            os.close(fd)
 
     thread = threading.Thread(target=run, name="metrics-exporter", daemon=True)
     thread.start()
     return thread
-
