@@ -25,7 +25,7 @@ from celery import Celery, signals  # noqa: E402
 from shared.logs import configure_logging  # noqa: E402
 from shared.metrics import WORKER_UP  # noqa: E402
 from shared.runtime import Runtime  # noqa: E402
-from workers import callbacks, services  # noqa: E402
+from workers import alive, callbacks, services  # noqa: E402
 from workers.runner import Runner  # noqa: E402
 from workers.tasks import register  # noqa: E402
 
@@ -44,6 +44,13 @@ def create_worker_app(runtime: Runtime | None = None) -> Celery:
         runtime.db.close()  # a forked child must not reuse the parent's sockets
 
     stop_exporter = threading.Event()
+
+    @signals.worker_ready.connect(weak=False)
+    def _touch_alive_file(sender=None, **_kw) -> None:
+        path = runtime.settings.alive_file
+        if path and sender is not None and getattr(sender, "timer", None) is not None:
+            alive.touch(path)  # the consumer's event loop touches it: a stuck loop stops
+            sender.timer.call_repeatedly(alive.TOUCH_EVERY_S, alive.touch, (path,))
 
     @signals.worker_ready.connect(weak=False)
     def _serve_metrics(**_kw) -> None:
