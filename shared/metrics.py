@@ -32,8 +32,9 @@ JOB_RUN_SECONDS = Histogram("jobline_job_run_seconds", "Handler run time.", ["ty
 JOB_QUEUE_WAIT_SECONDS = Histogram("jobline_job_queue_wait_seconds",
                                    "From due (created, or its startTime / retry time) to claimed by a worker.",
                                    ["type"], buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600))
-#: 1 per live worker main process; in multiprocess mode one sample per pid (``liveall``).
-WORKER_UP = Gauge("jobline_worker_up", "A worker main process is running (one sample per pid).",
+#: 1 per live worker main process, by Celery node name; in multiprocess mode one sample per
+#: pid (``liveall``). Labelled, so a pool child (which never sets it) adds no sample.
+WORKER_UP = Gauge("jobline_worker_up", "A worker main process is running (one sample per pid).", ["node"],
                   multiprocess_mode="liveall")
 HTTP_SECONDS = Histogram("jobline_http_request_seconds", "API request latency.", ["method", "route", "status"],
                          buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60))

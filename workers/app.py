@@ -53,11 +53,11 @@ def create_worker_app(runtime: Runtime | None = None) -> Celery:
             sender.timer.call_repeatedly(alive.TOUCH_EVERY_S, alive.touch, (path,))
 
     @signals.worker_ready.connect(weak=False)
-    def _serve_metrics(**_kw) -> None:
+    def _serve_metrics(sender=None, **_kw) -> None:
         port = exporter.port_from_env()
         metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if port and metrics_dir:
-            WORKER_UP.set(1)
+            WORKER_UP.labels(getattr(sender, "hostname", None) or "worker").set(1)
             exporter.serve(Path(metrics_dir), port, runtime.settings.worker_metrics_addr, stop_exporter)
 
     @signals.worker_shutdown.connect(weak=False)

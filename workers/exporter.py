@@ -155,6 +155,7 @@ def serve(path: Path, port: int, addr: str, stop: threading.Event) -> threading.
                     continue
                 log.info("serving this host's worker metrics on %s:%d", addr, port)
                 stop.wait()
+                log.info("no longer serving worker metrics on %s:%d", addr, port)
                 server.shutdown()
                 server.server_close()
                 return

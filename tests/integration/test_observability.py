@@ -40,10 +40,16 @@ def test_workers_on_one_host_share_one_metrics_port_and_log_job_ids(settings, cl
     folder = host_dir(port)
     workers = [worker_proc(mine, tmp_path, name=f"m{i}", concurrency=1).start() for i in range(3)]
     try:
+        def up():
+            return {(int(labels["pid"]), labels["node"]) for name, labels, v in scrape(port)
+                    if name == "jobline_worker_up" and v == 1}
+
         def all_up():
-            pids = {int(labels["pid"]) for name, labels, v in scrape(port) if name == "jobline_worker_up" and v == 1}
-            return pids == {w.popen.pid for w in workers}
+            return {pid for pid, _node in up()} == {w.popen.pid for w in workers}
         wait_until(all_up, timeout=90, interval=0.5)  # every worker came up; one scrape shows all
+        assert {node.split("@")[0] for _pid, node in up()} == {"m0", "m1", "m2"}
+        assert {name for name, labels, _v in scrape(port) if name == "jobline_worker_up"
+                and int(labels["pid"]) not in {w.popen.pid for w in workers}} == set()  # no pool child
         for w in workers:
             assert w.popen.poll() is None, w.log.read_text()[-2000:]
         made = [client.post("/v1/jobs", json={"type": "hello", "params": {"name": f"m{i}"}}, headers=auth).get_json()["id"]
@@ -75,6 +81,14 @@ def test_workers_on_one_host_share_one_metrics_port_and_log_job_ids(settings, cl
         assert waits and waits[0] >= len(ran) and runs and runs[0] >= len(ran)
         assert folder.is_dir() and (folder / f"member-{workers[0].popen.pid}").exists()
 
+        # The worker serving the port stops: another one takes it over, the counts kept.
+        server = next(w for w in workers if "serving this host's worker metrics" in w.log.read_text())
+        server.stop()
+        rest = [w for w in workers if w is not server]
+        wait_until(lambda: {pid for pid, _node in up()} == {w.popen.pid for w in rest}, timeout=30, interval=0.5)
+        assert any("serving this host's worker metrics" in w.log.read_text() for w in rest)
+        assert sum(v for name, labels, v in scrape(port) if name == "jobline_jobs_finished_total"
+                   and labels == {"type": "hello", "status": "succeeded"}) == len(ran)
     finally:
         for w in workers:
             w.stop()
