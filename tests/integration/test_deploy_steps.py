@@ -45,7 +45,7 @@ def test_workers_and_beat_keep_their_alive_file_fresh(settings, tmp_path):
         for path, mine, _p in procs:
             wait_until(path.exists, timeout=60, interval=0.2)
             first = path.stat().st_mtime
-            wait_until(lambda: path.stat().st_mtime > first, timeout=20, interval=0.5)  # touched again
+            wait_until(lambda p=path, t=first: p.stat().st_mtime > t, timeout=20, interval=0.5)  # touched again
             assert run(mine, "-m", "workers.alive", "30").returncode == 0
     finally:
         for _path, _mine, p in procs:
