@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
-from flask import Flask, g, request
+from flask import Flask
 
 from api import (
     access,
@@ -16,13 +14,13 @@ from api import (
     hostile,
     jobs,
     ops,
+    requestlog,
     streams,
     uploads,
     usage,
 )
 from api.console import init_app as init_console
 from api.waiter import Waiter
-from shared.metrics import HTTP_SECONDS
 from shared.runtime import Runtime
 from shared.settings import Settings
 
@@ -66,25 +64,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(ops.blp)
     init_console(app, runtime)
     errors.init_app(app)  # after Api(), so these handlers replace flask-smorest's
-    _time_requests(app)
+    requestlog.init_app(app)
     hostile.init_app(app)  # its screen runs after the timer starts: refused requests are measured too
     access.init_app(app)  # after the screen: a key is looked for only in a request fit to read
     return app
 
-
-#: Label values come from this set only: a client choosing methods must not grow /metrics.
-METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
-def _time_requests(app: Flask) -> None:
-    @app.before_request
-    def _start() -> None:
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def _observe(response):
-        if "started" in g:
-            route = request.url_rule.rule if request.url_rule else "unmatched"
-            method = request.method if request.method in METHODS else "other"
-            HTTP_SECONDS.labels(method, route, response.status_code).observe(time.perf_counter() - g.started)
-        return response

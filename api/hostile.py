@@ -69,7 +69,8 @@ def _screen(value: str | None, where: str) -> None:
         raise BadRequest(f"{where[:100]} {problem}")
 
 
-def _request_id() -> str:
+def request_id() -> str:
+    """This request's id: a well-formed ``X-Request-Id`` it came with, else a new one."""
     if "request_id" not in g:
         given = request.headers.get("X-Request-Id", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
@@ -121,12 +122,12 @@ def _invalid(error: Invalid) -> Response:
 def _data_error(error: psycopg2.DataError) -> Response:
     """PostgreSQL refused a value (the transaction rolled back: nothing changed)."""
     detail = (getattr(error, "pgerror", None) or str(error)).strip().splitlines()[0].removeprefix("ERROR:").strip()
-    log.warning("a value reached PostgreSQL and was refused (request %s): %s", _request_id(), detail)
+    log.warning("a value reached PostgreSQL and was refused (request %s): %s", request_id(), detail)
     return render(400, f"A value in the request cannot be stored: {detail}")
 
 
 def _internal(error: Exception) -> Response:
-    rid = _request_id()
+    rid = request_id()
     log.exception("unhandled error (request %s) on %s %s", rid, request.method, request.path)
     response = render(500, f"Internal server error; it was logged with request id {rid}.")
     response.headers["X-Request-Id"] = rid

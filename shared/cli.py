@@ -16,7 +16,7 @@ from pathlib import Path
 
 from shared.accounts import KEY_KINDS
 from shared.cli_client import add_client_commands
-from shared.errors import DatabaseUnavailable, JoblineError
+from shared.errors import Conflict, DatabaseUnavailable, JoblineError
 from shared.settings import Settings
 
 
@@ -57,7 +57,15 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_accounts_create(args: argparse.Namespace) -> int:
     rt = _runtime()
-    account = rt.accounts.create(args.name, role=args.role, referers=args.referer, max_in_flight=args.max_in_flight)
+    try:
+        account = rt.accounts.create(args.name, role=args.role, referers=args.referer,
+                                     max_in_flight=args.max_in_flight)
+    except Conflict:
+        if not args.if_missing:
+            raise
+        # A deployment's init step runs on every rollout: the first key is printed only once.
+        print(json.dumps({"account": args.name, "created": False}))
+        return 0
     print(json.dumps({"account": account.name, "role": account.role}))
     if not args.no_key:
         print(rt.accounts.create_key(account, label="first key"))
@@ -132,6 +140,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--referer", action="append", help="host allowed to use public keys (repeatable)")
     c.add_argument("--max-in-flight", type=int, default=None, help="limit on unfinished jobs")
     c.add_argument("--no-key", action="store_true", help="do not create a key")
+    c.add_argument("--if-missing", action="store_true",
+                   help="do nothing (exit 0) if the account exists: for a deployment's init step")
     c.set_defaults(func=cmd_accounts_create)
     u = acc.add_parser("update", help="change an account's referers or limits")
     u.add_argument("name")

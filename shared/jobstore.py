@@ -18,6 +18,9 @@ from shared import states
 from shared.db import Database, utc
 from shared.queries import queries
 
+#: Queued rows read per queue at a scrape of the queue gauges (shared/sql/jobs.sql queue_depths).
+QUEUE_DEPTH_CAP = 100_000
+
 Row = dict[str, Any]
 
 
@@ -138,8 +141,8 @@ class JobStore:
     def claimable_queues(self, queues: Sequence[str], lease_s: float) -> list[str]:
         return [r["queue"] for r in self.db.all("claimable_queues", queues=list(queues), lease_s=lease_s)]
 
-    def queue_depths(self) -> list[Row]:
-        return self.db.all("queue_depths")
+    def queue_depths(self, queues: list[str], cap: int = QUEUE_DEPTH_CAP) -> list[Row]:
+        return self.db.all("queue_depths", queues=list(queues), cap=cap)
 
     def reap(self, fail_after_s: float, requeue_after_s: float, limit: int = 500) -> tuple[dict[str, int], int]:
         """Fail running jobs whose heartbeat stopped ``fail_after_s`` ago and that are out of

@@ -11,7 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -22,6 +29,13 @@ JOBS_FINISHED = Counter("jobline_jobs_finished_total", "Jobs that reached a term
                         ["type", "status"])
 JOB_RUN_SECONDS = Histogram("jobline_job_run_seconds", "Handler run time.", ["type"],
                             buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800))
+JOB_QUEUE_WAIT_SECONDS = Histogram("jobline_job_queue_wait_seconds",
+                                   "From due (created, or its startTime / retry time) to claimed by a worker.",
+                                   ["type"], buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600))
+#: 1 per live worker main process, by Celery node name; in multiprocess mode one sample per
+#: pid (``liveall``). Labelled, so a pool child (which never sets it) adds no sample.
+WORKER_UP = Gauge("jobline_worker_up", "A worker main process is running (one sample per pid).", ["node"],
+                  multiprocess_mode="liveall")
 HTTP_SECONDS = Histogram("jobline_http_request_seconds", "API request latency.", ["method", "route", "status"],
                          buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60))
 
@@ -36,7 +50,7 @@ class QueueCollector(Collector):
         depth = GaugeMetricFamily("jobline_queue_depth", "Due jobs waiting to be claimed.", labels=["queue"])
         age = GaugeMetricFamily("jobline_queue_oldest_age_seconds", "Age of the oldest queued job.", labels=["queue"])
         try:
-            rows = {r["queue"]: r for r in self.runtime.store.queue_depths()}
+            rows = {r["queue"]: r for r in self.runtime.store.queue_depths(list(QUEUES))}
             for q in QUEUES:
                 row = rows.get(q) or {}
                 depth.add_metric([q], float(row.get("due") or 0))

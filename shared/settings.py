@@ -44,7 +44,9 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("JOBLINE_FETCH_TIMEOUT_S", "fetch_timeout_s", "Read timeout when fetching a user's URL (connect: 5 s)."),
     ("JOBLINE_LOG_LEVEL", "log_level", "Log level of every process."),
     ("JOBLINE_METRICS_TOKEN", "metrics_token", "If set, the API's /metrics answers only `Authorization: Bearer <this token>` (401 otherwise). Unset: open, like /healthz."),
-    ("JOBLINE_WORKER_METRICS_PORT", "worker_metrics_port", "If set, each worker's main process serves /metrics for its pool on this port."),
+    ("JOBLINE_WORKER_METRICS_PORT", "worker_metrics_port", "If set (not 0), the workers of a host serve /metrics for all of them on this port: one binds it, the others stand by (multiprocess mode, one folder per host and port)."),
+    ("JOBLINE_ALIVE_FILE", "alive_file", "If set, workers' event loops and beat's tick touch this file; `python -m workers.alive [max_age_s]` is their liveness probe."),
+    ("JOBLINE_WORKER_METRICS_ADDR", "worker_metrics_addr", "Address the worker metrics port binds; `0.0.0.0` in a container so Prometheus can reach it."),
     ("JOBLINE_PLUGINS", "plugins", "Comma-separated modules whose `JOB_TYPES` list adds job types (API, workers and beat alike)."),
     ("JOBLINE_CALLBACK_MAX_AGE_S", "callback_max_age_s", "A callback is retried (exponential backoff, jitter) until this old, then given up."),
     ("JOBLINE_CALLBACK_RETRY_BASE_S", "callback_retry_base_s", "First retry delay of a failed callback; doubles each attempt."),
@@ -94,6 +96,8 @@ class Settings:
     log_level: str = "INFO"
     metrics_token: str = ""
     worker_metrics_port: int = 0
+    worker_metrics_addr: str = "127.0.0.1"
+    alive_file: str = ""
     plugins: str = ""
     callback_max_age_s: float = 86400
     callback_retry_base_s: float = 10

@@ -10,6 +10,7 @@ import logging
 
 from celery.beat import Scheduler
 
+from workers import alive
 from workers.maintenance import Maintainer
 
 log = logging.getLogger("jobline.beat")
@@ -22,6 +23,7 @@ class JoblineScheduler(Scheduler):
 
     def tick(self, *args, **kwargs) -> float:
         next_in = super().tick(*args, **kwargs)
+        alive.touch(self.app.jobline_runtime.settings.alive_file)  # liveness: this loop turns
         try:
             self.maintainer.tick()
         except Exception:  # noqa: BLE001 - a database blip must not stop beat

@@ -28,7 +28,7 @@ from shared.errors import DatabaseUnavailable, JobCanceled, JobError, TransientE
 from shared.fetch import fetch
 from shared.jobstore import Row
 from shared.logs import current_job
-from shared.metrics import JOB_RUN_SECONDS, JOBS_FINISHED
+from shared.metrics import JOB_QUEUE_WAIT_SECONDS, JOB_RUN_SECONDS, JOBS_FINISHED
 from shared.runtime import Runtime
 from workers import limits, services
 from workers.context import JobContext
@@ -184,7 +184,9 @@ class Runner:
 
     def _run_claimed(self, job: dict, worker: str, then: tuple[str, str] | None) -> tuple[str, Row | None]:
         job_id = job["id"]
-        jlog = logging.LoggerAdapter(log, {"attempt": job["attempt"]})
+        jlog = logging.LoggerAdapter(log, {"attempt": job["attempt"], "type": job["type"]})
+        if job.get("waited_s") is not None:  # None: a reclaimed expired lease, not a wait
+            JOB_QUEUE_WAIT_SECONDS.labels(job["type"]).observe(max(0.0, job["waited_s"]))
         cancel = threading.Event()
         if job["cancel_requested_at"] is not None:
             cancel.set()
@@ -243,7 +245,7 @@ class Runner:
         if finished is None:
             return "gone", following  # deleted, or claimed again by another worker meanwhile
         JOBS_FINISHED.labels(job["type"], "succeeded").inc()
-        jlog.debug("succeeded in %.3f s", time.monotonic() - started)
+        jlog.info("succeeded in %.3f s", time.monotonic() - started)
         return "succeeded", following
 
     def _failed(self, job: dict, worker: str, error: str, jlog: logging.LoggerAdapter) -> str:

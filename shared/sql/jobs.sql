@@ -61,12 +61,13 @@ WITH j AS (
     WHERE id = %(job_id)s AND status = ANY(%(sources)s::job_status[])
       AND (run_after IS NULL OR run_after <= now())
     RETURNING id, public_id, type, params, status, run, attempt, max_attempts, queue, priority,
-              worker, cancel_requested_at
+              worker, cancel_requested_at,
+              extract(epoch FROM now() - coalesce(run_after, queued_at))::float AS waited_s
 ), events AS (
     INSERT INTO job_events (job_id, type, status, run, data)
     SELECT id, 'claim', status, run, jsonb_build_object('attempt', attempt, 'worker', worker) FROM j
 )
-SELECT id, public_id, type, params, attempt, max_attempts, queue, priority, cancel_requested_at FROM j;
+SELECT id, public_id, type, params, attempt, max_attempts, queue, priority, cancel_requested_at, waited_s FROM j;
 
 -- claim_candidates --
 -- Not a query on its own: the CTEs that claim one job, included (shared/queries.py) by
@@ -116,7 +117,9 @@ waiting AS (
                     worker = %(worker)s, progress = 0
     FROM picked WHERE jobs.id = picked.id AND (jobs.status = ANY(%(sources)s::job_status[]) OR picked.expired)
     RETURNING jobs.id, jobs.public_id, jobs.type, jobs.params, jobs.run, jobs.attempt, jobs.max_attempts,
-              jobs.queue, jobs.priority, jobs.worker, jobs.cancel_requested_at, picked.expired
+              jobs.queue, jobs.priority, jobs.worker, jobs.cancel_requested_at, picked.expired,
+              CASE WHEN NOT picked.expired  -- queue wait (metrics): from due to claimed
+                   THEN extract(epoch FROM now() - coalesce(jobs.run_after, jobs.queued_at))::float END AS waited_s
 ), events AS (
     INSERT INTO job_events (job_id, type, status, run, data)
     SELECT j.id, e.type, e.status::job_status, j.run, e.data
@@ -131,7 +134,7 @@ waiting AS (
 -- claim_next --
 -- A worker process claims one job of %(queue)s (claim_candidates says how).
 WITH RECURSIVE -- include: claim_candidates
-SELECT id, public_id, type, params, attempt, max_attempts, queue, priority, cancel_requested_at FROM j;
+SELECT id, public_id, type, params, attempt, max_attempts, queue, priority, cancel_requested_at, waited_s FROM j;
 
 -- succeed_and_claim_next --
 -- The worker's hot path in one statement (one round trip, one commit instead of two): the
@@ -150,7 +153,7 @@ WITH RECURSIVE done AS (
 ), -- include: claim_candidates
 SELECT (SELECT to_jsonb(d) - 'attempt' - 'run' FROM done d) AS finished,
        (SELECT to_jsonb(c) FROM (SELECT id, public_id, type, params, attempt, max_attempts, queue, priority,
-                                        cancel_requested_at FROM j) c) AS claimed;
+                                        cancel_requested_at, waited_s FROM j) c) AS claimed;
 
 -- finish_job --
 WITH j AS (
@@ -361,10 +364,18 @@ WHERE EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND queue = q.queue
                 AND attempt < max_attempts AND cancel_requested_at IS NULL);
 
 -- queue_depths --
--- Jobs waiting to be claimed, and the age of the oldest, per queue (metrics, autoscaling).
-SELECT queue, count(*) FILTER (WHERE coalesce(run_after, queued_at) <= now()) AS due,
-       extract(epoch FROM now() - min(queued_at))::float AS age_s
-FROM jobs WHERE status = 'queued' GROUP BY queue;
+-- Jobs waiting to be claimed, and the age of the oldest, per queue in %(queues)s (metrics, read
+-- at every scrape). Bounded: each queue reads at most %(cap)s of its queued rows from the
+-- jobs_claim index (one index range), so a backlog of millions costs a scrape no more than
+-- %(cap)s rows per queue; past it the depth reads %(cap)s and the age is that of the oldest
+-- among the rows read.
+SELECT q.queue, d.due, d.age_s
+FROM unnest(%(queues)s::text[]) AS q(queue)
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE due <= now()) AS due, extract(epoch FROM now() - min(queued_at))::float AS age_s
+    FROM (SELECT coalesce(run_after, queued_at) AS due, queued_at FROM jobs
+          WHERE status = 'queued' AND queue = q.queue LIMIT %(cap)s) w
+) d;
 
 -- autoscale_demand --
 -- What KEDA's postgresql scaler reads for a queue's worker Deployment (deploy/k8s/keda.yaml

@@ -100,13 +100,15 @@ def option(argv: list[str], *names: str) -> str | None:
 
 
 def kind_of(argv: list[str]) -> str:
-    """web, worker, beat or migrate; fails on anything else."""
+    """web, worker, beat, migrate or init; fails on anything else."""
     if argv[:1] == ["gunicorn"]:
         return "web"
     if argv[:3] == ["celery", "-A", "workers.app"] and len(argv) > 3 and argv[3] in ("worker", "beat"):
         return argv[3]
     if argv == ["jobline", "db", "upgrade"]:
         return "migrate"
+    if argv[:3] == ["jobline", "accounts", "create"] and "--if-missing" in argv:
+        return "init"
     raise AssertionError(f"not a Jobline process: {argv}")
 
 
@@ -418,3 +420,66 @@ def test_readme_configuration_table_is_the_generated_one(capsys: pytest.CaptureF
     table = capsys.readouterr().out.strip()
     assert table in (DEPLOY / "README.md").read_text(), (
         "deploy/README.md's table is stale: paste `python -m shared.cli config` again")
+
+
+# -- first account, liveness, the Procfile's bind (issue 19) --------------------------------
+
+
+def init_argv_parses(argv: list[str]) -> None:
+    """The init command is one the CLI accepts, idempotent, creating an admin."""
+    from shared.cli import parser
+
+    args = parser().parse_args(argv[1:])
+    assert args.if_missing and args.role == "admin" and not args.no_key and args.name
+
+
+def test_compose_creates_the_first_account_once_after_migrating():
+    services = compose()["services"]
+    inits = {n: s for n, s in services.items() if isinstance(s.get("command"), list)
+             and s["command"][:3] == ["jobline", "accounts", "create"]}
+    assert len(inits) == 1, "one one-shot service creates the first account"
+    [(name, init)] = inits.items()
+    init_argv_parses(init["command"])
+    assert init["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert init["restart"] == "no"
+    assert f"docker compose logs {name}" in (DEPLOY / "compose.yaml").read_text()
+
+
+def test_k8s_creates_the_first_account_in_a_job():
+    jobs = [j for j in k8s("Job") if kind_of(argv_of(containers(j)[0])) == "init"]
+    assert len(jobs) == 1 and jobs[0]["spec"]["template"]["spec"]["restartPolicy"] in ("Never", "OnFailure")
+    init_argv_parses(argv_of(containers(jobs[0])[0]))
+    assert "logs job/" + jobs[0]["metadata"]["name"] in (DEPLOY / "README.md").read_text()
+
+
+def alive_probe_ok(command: list[str], env: dict[str, str]) -> None:
+    assert command[:3] == ["python", "-m", "workers.alive"], command
+    assert importlib.util.find_spec("workers.alive") is not None
+    assert float(command[3]) >= 30
+    assert env.get("JOBLINE_ALIVE_FILE", "").startswith("/tmp/"), "the alive file must be on the writable /tmp"
+
+
+def test_workers_and_beat_have_a_cheap_liveness_probe_in_k8s():
+    for d in k8s("Deployment"):
+        c = containers(d)[0]
+        if kind_of(argv_of(c)) in ("worker", "beat"):
+            env = {e["name"]: e.get("value", "") for e in c.get("env", [])}
+            alive_probe_ok(c["livenessProbe"]["exec"]["command"], env)
+            assert "/tmp" in {m["mountPath"] for m in c["volumeMounts"]}
+
+
+def test_workers_and_beat_have_a_cheap_liveness_check_in_compose():
+    for name, svc in compose()["services"].items():
+        if isinstance(svc.get("command"), list) and svc["command"][:1] == ["celery"] \
+                and kind_of(svc["command"]) in ("worker", "beat"):
+            test = svc["healthcheck"]["test"]
+            assert test[0] == "CMD", name
+            alive_probe_ok(test[1:], {k: str(v) for k, v in svc["environment"].items() if v is not None})
+
+
+def test_the_procfile_bind_is_documented():
+    web = procfile()["web"]
+    assert option(web, "-b", "--bind").startswith("0.0.0.0:")
+    text = (ROOT / "Procfile").read_text()
+    assert "0.0.0.0" in text.split("web:")[0], "the Procfile says why web binds every interface"
+    assert "Procfile" in (DEPLOY / "README.md").read_text() and "0.0.0.0" in (DEPLOY / "README.md").read_text()

@@ -65,3 +65,25 @@ def test_documents_link_only_inside_the_repository():
             resolved = (path.parent / target).resolve()
             assert resolved.is_relative_to(ROOT), f"{rel} points outside the repository: {target}"
             assert resolved.exists(), f"{rel} links to a missing file: {target}"
+
+
+def test_ci_runs_the_readme_test_command_in_a_fresh_clone_without_shared_beside_it():
+    ci = (ROOT / ".ci" / "run").read_text()
+    readme_command = next(line for line in (ROOT / "README.md").read_text().splitlines()
+                          if line.startswith("python3 -m venv .venv") and line.endswith("-m pytest"))
+    lines = [line.strip() for line in ci.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    clone = next(i for i, line in enumerate(lines) if line.startswith("git clone"))
+    into = next(i for i, line in enumerate(lines) if line == 'cd "$WORK/jobline"')
+    runs = [i for i, line in enumerate(lines) if line == readme_command]
+    assert len(runs) == 1 and clone < into < runs[0], "the suite runs once, verbatim, inside the clone"
+    assert 'mktemp -d' in ci and 'trap \'rm -rf "$WORK"\' EXIT' in ci
+    assert 'test ! -e "$WORK/shared"' in ci
+    # The large optional inputs still run in CI, read from the checkout's ../shared through JOBLINE_DATA.
+    large = next(line for line in lines if "JOBLINE_DATA=" in line)
+    assert "test_phylodb_order.py" in large and "../shared/data" in large
+    assert "JOBLINE_DATA" in Path(data.__file__).read_text()
+
+
+def test_ci_script_is_valid_shell():
+    out = subprocess.run(["bash", "-n", str(ROOT / ".ci" / "run")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
