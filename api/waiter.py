@@ -10,7 +10,7 @@ the LISTEN connection is down, waiters fall back to re-reading once a second.
 Only an event that leaves its job terminal NOTIFYs on its own (all that ``?wait=`` needs).
 A ``live`` watch (an event stream) also registers its jobs in ``job_watchers`` for
 ``WATCH_TTL_S`` and renews them while it waits, so every event of theirs notifies
-(migration 0018): NOTIFY is paid only where someone waits.
+(migration 0019): NOTIFY is paid only where someone waits.
 """
 
 from __future__ import annotations
