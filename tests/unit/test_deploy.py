@@ -418,3 +418,11 @@ def test_readme_configuration_table_is_the_generated_one(capsys: pytest.CaptureF
     table = capsys.readouterr().out.strip()
     assert table in (DEPLOY / "README.md").read_text(), (
         "deploy/README.md's table is stale: paste `python -m shared.cli config` again")
+
+
+def test_the_image_installs_the_s3_extra_and_the_extra_brings_boto3():
+    """``JOBLINE_STORAGE_URL=s3://…`` works from the shipped image (S3Store imports boto3)."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(re.match(r"boto3\b", req) for req in extras["s3"])
+    installs = [line for line in (DEPLOY / "Dockerfile").read_text().splitlines() if "pip install" in line]
+    assert installs and all(re.search(r"""["']?\.\[[^\]]*\bs3\b[^\]]*\]["']?""", line) for line in installs), installs
