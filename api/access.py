@@ -77,6 +77,7 @@ ROUTES: dict[str, Access] = {
     "uploads.create_upload": Access.WRITE,
     "uploads.delete_upload": Access.WRITE,
     "usage.usage": Access.READ,
+    "queues.queues": Access.READ,
     # Dragon
     "dragon.create": Access.PUBLIC_CREATE,
     "dragon.create_stream": Access.PUBLIC_CREATE,
