@@ -52,7 +52,7 @@ ROUTES: dict[str, Access] = {
     # the web console: signed in by session cookie; each view checks the key's scopes itself
     **{f"console.{name}": Access.NONE for name in (
         "static", "sign_in", "sign_out", "home", "jobs", "jobs_table", "new_job", "bulk", "job", "job_live",
-        "job_verb", "queues", "accounts", "apps", "datasets", "uploads", "delete_upload", "keys", "revoke_key",
+        "job_verb", "redeliver", "queues", "accounts", "apps", "datasets", "uploads", "delete_upload", "keys", "revoke_key",
     )},
     # the canonical API
     "jobs.Jobs": Access.BY_METHOD,
@@ -66,6 +66,7 @@ ROUTES: dict[str, Access] = {
     "apps.Apps": Access.BY_METHOD,
     "apps.App": Access.BY_METHOD,
     "apps.deliveries": Access.READ,
+    "apps.redeliver": Access.WRITE,
     "apps.Webhook": Access.BY_METHOD,
     "apps.rotate_secret": Access.WRITE,
     "datasets.Datasets": Access.BY_METHOD,
@@ -76,6 +77,7 @@ ROUTES: dict[str, Access] = {
     "uploads.create_upload": Access.WRITE,
     "uploads.delete_upload": Access.WRITE,
     "usage.usage": Access.READ,
+    "queues.queues": Access.READ,
     # Dragon
     "dragon.create": Access.PUBLIC_CREATE,
     "dragon.create_stream": Access.PUBLIC_CREATE,

@@ -14,6 +14,7 @@ from api import (
     hostile,
     jobs,
     ops,
+    queues,
     requestlog,
     streams,
     uploads,
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.register_blueprint(datasets.blp)
     api.register_blueprint(uploads.blp)
     api.register_blueprint(usage.blp)
+    api.register_blueprint(queues.blp)
     dialects.init_app(app, api)
     app.register_blueprint(ops.blp)
     init_console(app, runtime)

@@ -129,6 +129,15 @@ def deliveries(job_id):
     return Deliveries(rt).for_job(job["id"])
 
 
+@blp.route("/jobs/<job_id>/deliveries/<delivery_id>:redeliver", methods=["POST"])
+@blp.response(200, DeliveryOut)
+def redeliver(job_id, delivery_id):
+    """Send a delivered or given-up callback again now (same webhook-id and body); 409 while pending"""
+    rt = runtime()
+    job = rt.jobs.get(authenticate(), job_id)
+    return Deliveries(rt).redeliver(job["id"], delivery_id)
+
+
 @blp.route("/webhook")
 class Webhook(MethodView):
     @blp.response(200, WebhookOut)

@@ -21,6 +21,7 @@ import smtplib
 import socket
 import ssl
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,7 +33,7 @@ from urllib.parse import urlsplit
 from standardwebhooks.webhooks import Webhook
 
 from shared.accounts import Account
-from shared.errors import BadRequest
+from shared.errors import BadRequest, Conflict, NotFound
 from shared.fetch import FetchError, Policy, check_address, fetch
 from shared.runtime import Runtime
 
@@ -297,6 +298,25 @@ class Deliveries:
     # -- reading and settings ------------------------------------------------------------
     def for_job(self, job_id: int) -> list[dict[str, Any]]:
         return self.db.all("list_job_deliveries", job_id=job_id)
+
+    def redeliver(self, job_id: int, public_id: str) -> dict[str, Any]:
+        """Send a settled delivery of job ``job_id`` again now; ``NotFound`` for an id that is not
+        one of its deliveries, ``Conflict`` while it is still pending (already on its way).
+
+        The redelivery is retried as usual while the delivery is younger than
+        ``JOBLINE_CALLBACK_MAX_AGE_S``; an older one gets one attempt per redelivery.
+        """
+        try:
+            canonical = str(uuid.UUID(public_id))
+        except ValueError:
+            raise NotFound(f"no delivery {public_id!r}") from None
+        row = self.db.one("redeliver", job_id=job_id, public_id=canonical)
+        if row is None:
+            raise NotFound(f"no delivery {public_id!r}")
+        if not row["redelivered"]:
+            raise Conflict(f"delivery {canonical} is {row['was']}: it is already being delivered")
+        self.publish([row["id"]])
+        return next(d for d in self.for_job(job_id) if str(d["id"]) == canonical)
 
     def webhook(self, account: Account) -> dict[str, Any]:
         """The default callback URL and when the secret was last rotated (never the secret)."""

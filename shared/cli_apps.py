@@ -42,7 +42,8 @@ def cmd_apps_delete(args: argparse.Namespace, jl: Client) -> int:
     return 0
 
 
-cmd_deliveries = printing(lambda args, jl: jl.deliveries(args.id))
+cmd_deliveries = printing(lambda args, jl: jl.redeliver(args.id, args.redeliver) if args.redeliver
+                          else jl.deliveries(args.id))
 
 
 @_handler
@@ -76,6 +77,7 @@ def add_app_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
     d = sub.add_parser("deliveries", help="a job's callback deliveries and every attempt", parents=[common])
     d.add_argument("id")
+    d.add_argument("--redeliver", metavar="DELIVERY_ID", help="send this delivered or given-up delivery again now")
     d.set_defaults(func=cmd_deliveries)
 
     w = sub.add_parser("webhook", help="print (or change) your default callback; rotate (and print, once) the signing secret",

@@ -1,5 +1,7 @@
 """``jobline submit|get|list|wait|cancel|restart|delete|events|types``: the API from a shell.
 
+(``watch``, ``status`` and the progress bar of ``--wait`` draw with rich: ``shared/cli_live.py``.)
+
 These talk to a running service over HTTP (``shared.client``), unlike the admin commands,
 which use the database directly. JSON goes to stdout, progress and errors to stderr.
 Exit codes: 0 ok; 1 the job failed, was cancelled or did not finish in time; 2 a client
@@ -18,7 +20,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any
 
 from shared.client import ApiError, Client
 
@@ -27,33 +29,6 @@ FOLLOW = -1.0  # ``--wait`` without a number: follow the event stream
 
 class UsageError(Exception):
     pass
-
-
-class ProgressBar:
-    """``on_progress`` for ``Client.wait``: a ``\\r`` bar on a TTY, else one line per event."""
-
-    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.width, self.drawn = width, 0
-
-    def __call__(self, fraction: float, message: str | None = None) -> None:
-        fraction = min(max(fraction, 0.0), 1.0)
-        text = f"{fraction * 100:5.1f}%" + (f" {message}" if message else "")
-        if self.tty:
-            filled = round(fraction * self.width)
-            line = f"[{'#' * filled}{'-' * (self.width - filled)}] {text}"
-            self.stream.write("\r" + line.ljust(self.drawn))
-            self.drawn = len(line)
-        else:
-            self.stream.write(f"progress {text}\n")
-        self.stream.flush()
-
-    def done(self) -> None:
-        if self.tty and self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.drawn = 0
 
 
 def _print(value: Any) -> None:
@@ -142,16 +117,9 @@ def _outcome(job: dict[str, Any]) -> int:
 
 
 def _follow(jl: Client, job_id: str, timeout: float | None) -> int:
-    bar = ProgressBar()
-    try:
-        job = jl.wait(job_id, timeout, bar)
-    except TimeoutError as exc:
-        bar.done()
-        _print(jl.get(job_id))
-        return _fail(str(exc), 1)
-    bar.done()
-    _print(job)
-    return _outcome(job)
+    from shared.cli_live import follow  # draws with rich (imports this module)
+
+    return follow(jl, job_id, timeout)
 
 
 @_handler
@@ -268,5 +236,7 @@ def add_client_commands(sub: Any) -> None:
     command("types", "list job types and their parameter schemas", cmd_types)
 
     from shared.cli_apps import add_app_commands  # apps, deliveries, webhook (imports this module)
+    from shared.cli_live import add_live_commands  # watch, status
 
     add_app_commands(sub, common)
+    add_live_commands(sub, common)

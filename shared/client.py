@@ -149,6 +149,10 @@ class Client:
     def job_types(self) -> Jobs:
         return self._json("GET", "/v1/job-types")
 
+    def queues(self) -> Json:
+        """``{"queues": [...], "workers": [...]}``: your jobs in flight per queue, the workers running them."""
+        return self._json("GET", "/v1/queues")
+
     # -- apps and callbacks ----------------------------------------------------------------------
     def create_app(self, name: str, type: str, params: Json | None = None, *, callback_url: str | None = None,
                    input_map: dict[str, str] | None = None) -> Json:
@@ -172,6 +176,10 @@ class Client:
     def deliveries(self, job_id: str) -> Jobs:
         """The job's callback deliveries, each with every attempt."""
         return self._json("GET", f"/v1/jobs/{job_id}/deliveries")
+
+    def redeliver(self, job_id: str, delivery_id: str) -> Json:
+        """Send a delivered or given-up callback delivery again now (409 while it is pending)."""
+        return self._json("POST", f"/v1/jobs/{job_id}/deliveries/{delivery_id}:redeliver")
 
     def webhook(self) -> Json:
         """The account's default callback URL and when its signing secret was last rotated."""

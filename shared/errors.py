@@ -87,5 +87,11 @@ class StorageFull(JoblineError, TransientError):
     status = 507
 
 
+class StorageUnavailable(JoblineError, TransientError):
+    """The object store cannot be reached or is overloaded; nothing was stored. Retry shortly."""
+
+    status = 503
+
+
 class JobCanceled(Exception):
     """Raised inside a handler at its next progress report once the job is cancelled."""

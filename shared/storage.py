@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlsplit
 
-from shared.errors import NotFound, StorageFull
+from shared.errors import NotFound, StorageFull, StorageUnavailable
 
 
 class ObjectStore(Protocol):
@@ -30,6 +30,7 @@ class ObjectStore(Protocol):
     def get(self, key: str) -> bytes: ...
     def open(self, key: str) -> BinaryIO: ...
     def exists(self, key: str) -> bool: ...
+    def keys(self, prefix: str) -> list[str]: ...
     def delete_prefix(self, prefix: str) -> None: ...
     def children(self, prefix: str) -> Iterator[tuple[str, float]]: ...
     def partials(self) -> Iterator[tuple[str, float]]: ...
@@ -81,6 +82,11 @@ class LocalStore:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def keys(self, prefix: str) -> list[str]:
+        folder = self.root / _safe_key(prefix.rstrip("/"))
+        return sorted(p.relative_to(self.root).as_posix() for p in folder.rglob("*")
+                      if p.is_file() and not p.name.endswith(".part"))
+
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self.root / _safe_key(prefix.rstrip("/")), ignore_errors=True)
 
@@ -114,41 +120,96 @@ class LocalStore:
         return None  # served by the API's /files/<token>
 
 
-class S3Store:
-    def __init__(self, bucket: str, prefix: str, endpoint: str | None) -> None:
-        import boto3  # optional: only S3 deployments need it
+#: S3 error codes that mean "no space left" (MinIO's, and the HTTP status some servers use).
+S3_FULL_CODES = frozenset({"XMinioStorageFull", "InsufficientStorage", "507"})
+#: S3 error codes worth retrying: the server is overloaded or briefly unable to answer.
+S3_TRANSIENT_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout",
+                                "RequestTimeTooSkewed", "Throttling", "500", "502", "503", "504"})
+S3_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
-        self.bucket, self.prefix = bucket, prefix.strip("/")
-        self.s3 = boto3.client("s3", endpoint_url=endpoint or None)
+
+class S3Store:
+    """S3 or an S3-compatible server (MinIO, R2, Ceph …). Errors map as the local folder's do:
+    no space is ``StorageFull``; an unreachable or overloaded server ``StorageUnavailable``
+    (both retried with backoff in a worker); a missing key ``NotFound``."""
+
+    def __init__(self, bucket: str, prefix: str, endpoint: str | None) -> None:
+        import boto3  # noqa: F401 - optional (`pip install jobline[s3]`): fail at start, not at first use
+
+        if not bucket:
+            raise ValueError("JOBLINE_STORAGE_URL: s3:// needs a bucket (s3://bucket/prefix)")
+        self.bucket, self.prefix, self.endpoint = bucket, prefix.strip("/"), endpoint or None
+        self._client, self._pid = None, 0
+
+    @property
+    def s3(self):
+        """A client per process: a pooled connection inherited across a fork is shared by accident."""
+        if self._client is None or self._pid != os.getpid():
+            import boto3
+            from botocore.config import Config
+
+            self._client = boto3.client("s3", endpoint_url=self.endpoint, config=Config(
+                connect_timeout=5, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"}))
+            self._pid = os.getpid()
+        return self._client
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{_safe_key(key)}" if self.prefix else _safe_key(key)
 
+    def _call(self, what: str, key: str, fn, **kw):
+        """One S3 call with its errors in the store's terms."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(Bucket=self.bucket, **kw)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+            if code in S3_MISSING_CODES:
+                raise NotFound(f"no object {key}") from None
+            if code in S3_FULL_CODES:
+                raise StorageFull() from exc
+            if code in S3_TRANSIENT_CODES:
+                raise StorageUnavailable(f"object store: {what} {key}: {code}") from exc
+            raise
+        except BotoCoreError as exc:  # could not connect, timed out, connection closed
+            raise StorageUnavailable(f"object store: {what} {key}: {exc}") from exc
+
     def put(self, key: str, data: bytes, content_type: str) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
+        """Write ``key`` whole or not at all (an S3 PUT is atomic; a failed one leaves nothing)."""
+        self._call("put", key, self.s3.put_object, Key=self._key(key), Body=data, ContentType=content_type)
 
     def get(self, key: str) -> bytes:
-        return self.open(key).read()
+        body = self.open(key)
+        try:
+            return body.read()
+        finally:
+            body.close()
 
     def open(self, key: str) -> BinaryIO:
-        try:
-            return self.s3.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
-        except self.s3.exceptions.NoSuchKey:
-            raise NotFound(f"no object {key}") from None
+        """The object as a stream, read from the server as it is consumed."""
+        return self._call("get", key, self.s3.get_object, Key=self._key(key))["Body"]
 
     def exists(self, key: str) -> bool:
         try:
-            self.s3.head_object(Bucket=self.bucket, Key=self._key(key))
+            self._call("head", key, self.s3.head_object, Key=self._key(key))
             return True
-        except Exception:  # noqa: BLE001 - botocore's ClientError for 404
+        except NotFound:
             return False
 
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under the folder ``prefix``, without the store's own prefix."""
+        folder = self._key(prefix.rstrip("/")) + "/"
+        pages = self._call("list", prefix, lambda **kw: list(
+            self.s3.get_paginator("list_objects_v2").paginate(**kw)), Prefix=folder)
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        return [o["Key"][strip:] for page in pages for o in page.get("Contents", [])]
+
     def delete_prefix(self, prefix: str) -> None:
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix))
-        for page in pages:
-            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            if keys:
-                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+        keys = [self._key(k) for k in self.keys(prefix)]
+        for i in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+            self._call("delete", prefix, self.s3.delete_objects,
+                       Delete={"Objects": [{"Key": k} for k in keys[i:i + 1000]], "Quiet": True})
 
     def children(self, prefix: str) -> Iterator[tuple[str, float]]:
         """The names directly under ``prefix`` (S3 "common prefixes" have no time: 0)."""

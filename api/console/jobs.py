@@ -144,6 +144,16 @@ def job_live(job_id):
     return render_template("console/_job_live.html", **_job_context(job_id))
 
 
+@blp.route("/jobs/<job_id>/deliveries/<delivery_id>/redeliver", methods=["POST"])
+def redeliver(job_id, delivery_id):
+    account = require(WRITE)
+    rt = runtime()
+    job = rt.jobs.get(account, job_id)
+    Deliveries(rt).redeliver(job["id"], delivery_id)
+    flash("redeliver: sent again")
+    return redirect(url_for("console.job", job_id=job_id))
+
+
 @blp.route("/jobs/<job_id>/<any(cancel, restart, delete):verb>", methods=["POST"])
 def job_verb(job_id, verb):
     account = require(WRITE)

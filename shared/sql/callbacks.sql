@@ -76,6 +76,20 @@ FROM deliveries d
 WHERE d.job_id = %(job_id)s
 ORDER BY d.id;
 
+-- redeliver --
+-- A settled delivery (delivered, or given up) goes out again now, with the same webhook-id and
+-- body; the caller publishes it. Returns the delivery's state before, whether or not it moved
+-- (a pending one is already on its way), and nothing for an unknown id or another job's.
+WITH found AS (
+    SELECT id, state FROM deliveries WHERE public_id = %(public_id)s AND job_id = %(job_id)s
+), moved AS (
+    UPDATE deliveries SET state = 'pending', next_attempt_at = now(), finished_at = NULL,
+                          locked_until = NULL, dispatched_at = now(), last_error = NULL
+    FROM found WHERE deliveries.id = found.id AND deliveries.state <> 'pending'
+    RETURNING deliveries.id
+)
+SELECT found.id, found.state AS was, EXISTS (SELECT 1 FROM moved) AS redelivered FROM found;
+
 -- get_webhook --
 -- Never the secret itself: it is shown once, by rotate_webhook_secret.
 SELECT default_callback_url, webhook_secret_rotated_at AS secret_rotated_at FROM accounts WHERE id = %(account_id)s;

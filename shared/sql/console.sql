@@ -49,3 +49,13 @@ SELECT a.name, a.role, a.created_at, a.max_in_flight,
        (SELECT count(*) FROM jobs j WHERE j.account_id = a.id AND j.status = %(failed)s::job_status
                                       AND j.finished_at > now() - make_interval(secs => %(window_s)s)) AS failed_recently
 FROM accounts a ORDER BY a.name LIMIT 500;
+
+-- queue_workers --
+-- Worker processes (host:pid; the token's last part names one claim) seen by the heartbeat of
+-- running jobs; GET /v1/queues. %(account_id)s NULL counts every account's.
+SELECT regexp_replace(worker, ':[^:]*$', '') AS worker, array_agg(DISTINCT queue ORDER BY queue) AS queues,
+       count(*) AS running, max(heartbeat_at) AS last_heartbeat_at
+FROM jobs
+WHERE status = %(running)s::job_status AND worker IS NOT NULL
+  AND (%(account_id)s::bigint IS NULL OR account_id = %(account_id)s::bigint)
+GROUP BY 1 ORDER BY 1;

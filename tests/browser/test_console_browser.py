@@ -142,3 +142,19 @@ def test_screenshots_of_every_page(open_page, live, make_account, api, viewport)
         assert not unnamed, (name, unnamed)
         # nothing sticks out sideways at this width (wide tables scroll inside their box)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
+
+
+def test_redeliver_a_callback_from_the_job_page(open_page, live, make_account, api, receiver):
+    _account, key = make_account()
+    job = api("POST", "/v1/jobs", key, json={"type": "hello", "params": {"name": "Hook"},
+                                             "callback_url": f"{receiver.url}/browser-hook"})
+    [first] = receiver.wait_for("/browser-hook", timeout=60)
+    page = open_page(DESKTOP)
+    sign_in(page, live, key)
+    page.goto(f"{live}/console/jobs/{job['id']}")
+    expect(page.locator(".s-delivered")).to_be_visible(timeout=WAIT_MS)
+    page.get_by_role("button", name="Redeliver the run 1 callback").click()
+    page.get_by_text("redeliver: sent again").wait_for()
+    second = receiver.wait_for("/browser-hook", 2, timeout=60)[1]
+    assert second.headers["webhook-id"] == first.headers["webhook-id"] and second.body == first.body
+    shoot(page, "job-redelivered")

@@ -263,3 +263,54 @@ def test_a_lost_message_is_published_again_by_beat(api, stack, receiver):
     [req] = receiver.wait_for("/lost", timeout=60)
     assert json.loads(req.body)["output"] == "done"
     assert settled(api, str(job["public_id"]))[0]["attempts"][0]["status_code"] == 200
+
+
+def redeliver(api, job_id, delivery_id, auth=None):
+    client, own = api
+    return client.post(f"/v1/jobs/{job_id}/deliveries/{delivery_id}:redeliver", headers=auth or own)
+
+
+def test_redeliver_sends_a_delivered_callback_again(api, receiver):
+    key = secret(api)
+    job = submit(api, receiver.plan("/again"))
+    [first] = settled(api, job["id"])
+    r = redeliver(api, job["id"], first["id"])
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["id"] == first["id"] and r.get_json()["state"] in ("pending", "delivered")
+    reqs = receiver.wait_for("/again", 2)
+    assert len(reqs) == 2 and reqs[0].body == reqs[1].body
+    assert reqs[0].headers["webhook-id"] == reqs[1].headers["webhook-id"] == first["id"]
+    Webhook(key).verify(reqs[1].body, reqs[1].headers)  # signed afresh
+    [d] = wait_for(lambda: (lambda d: d if len(d[0]["attempts"]) == 2 and d[0]["state"] == "delivered" else None)(
+        deliveries(api, job["id"])))
+    assert [(a["attempt"], a["status_code"]) for a in d["attempts"]] == [(1, 200), (2, 200)]
+
+
+def test_redeliver_a_given_up_delivery_but_not_a_pending_one(api, receiver):
+    job = submit(api, receiver.plan("/late", *[500] * 200))
+    [pending] = wait_for(lambda: (lambda d: d if d and d[0]["attempts"] else None)(deliveries(api, job["id"])))
+    r = redeliver(api, job["id"], pending["id"])
+    assert r.status_code == 409 and "already being delivered" in r.get_json()["message"]
+    [failed] = settled(api, job["id"], "failed", timeout=MAX_AGE_S + 30)
+    tried = len(failed["attempts"])
+    receiver.plan("/late")  # the receiver is back
+    assert redeliver(api, job["id"], failed["id"]).status_code == 200
+    [d] = settled(api, job["id"])
+    assert len(d["attempts"]) == tried + 1 and d["attempts"][-1]["status_code"] == 200 and d["last_error"] is None
+
+
+def test_redeliver_refuses_other_accounts_bad_ids_and_read_keys(api, stack, receiver):
+    job = submit(api, receiver.plan("/guarded"))
+    [d] = settled(api, job["id"])
+    acct, other = stack.account()
+    other_job = submit((api[0], {"Authorization": f"Bearer {other}"}), receiver.plan("/theirs"))
+    as_other = {"Authorization": f"Bearer {other}"}
+    assert redeliver(api, job["id"], d["id"], as_other).status_code == 404  # not their job
+    assert redeliver(api, other_job["id"], d["id"], as_other).status_code == 404  # not their delivery
+    for bad in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
+        r = redeliver(api, job["id"], bad)
+        assert r.status_code == 404 and r.get_json()["message"].startswith("no delivery"), bad
+    reader = stack.runtime.accounts.create_key(stack.runtime.accounts.authenticate(api[1]["Authorization"][7:]), "read")
+    r = redeliver(api, job["id"], d["id"], {"Authorization": f"Bearer {reader}"})
+    assert r.status_code == 403 and "needs write" in r.get_json()["message"]
+    assert len(receiver.at("/guarded")) == 1 and len(deliveries(api, job["id"])[0]["attempts"]) == 1

@@ -267,4 +267,11 @@ def test_a_jobs_callback_deliveries_are_shown(app, runtime, make_account, jobs_o
 
     page = wait_until(shown, timeout=30)
     assert f"{receiver.url}/console-hook" in page and "1 (last: 200," in page
-    assert "Redeliver" not in page  # the service has no redelivery: shown read-only
+    [delivery_id] = re.findall(r'action="/console/jobs/[^/]+/deliveries/([^/]+)/redeliver"', page)
+    assert c.post(f"/console/jobs/{job['id']}/deliveries/{delivery_id}/redeliver", token=False).status_code == 400
+    r = c.post(f"/console/jobs/{job['id']}/deliveries/{delivery_id}/redeliver")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/console/jobs/{job['id']}")
+    again = receiver.wait_for("/console-hook", 2, timeout=60)
+    assert again[0].headers["webhook-id"] == again[1].headers["webhook-id"] == delivery_id
+    read_key = runtime.accounts.create_key(account, "read")
+    assert "/redeliver" not in Console(app, read_key).get(f"/console/jobs/{job['id']}").get_data(as_text=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import socket
 import threading
@@ -13,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from shared import cli
-from shared.cli_client import ProgressBar, parse_params
+from shared.cli_client import parse_params
 from shared.client import ApiError, Client
 
 
@@ -302,7 +301,9 @@ def test_cli_submit_wait_seconds_and_follow(api, capsys, monkeypatch):
     assert code == 0 and json.loads(out)["status"] == "succeeded" and api.seen[-1]["query"] == {"wait": ["5"]}
     code, out, err = run(capsys, "submit", "hello", "--wait")
     assert code == 0 and json.loads(out)["status"] == "succeeded"
-    assert err.splitlines() == ["progress  50.0% half way", "progress 100.0%"]
+    lines = err.splitlines()  # not a terminal: a line per report, then the bar as it ended
+    assert lines[:2] == ["progress  50.0% half way", "progress 100.0%"] and len(lines) == 3
+    assert lines[2].startswith("job j1 ") and "━" in lines[2] and "100%" in lines[2] and "succeeded" in lines[2]
     assert api.seen[0]["query"] == {"wait": ["5"]} and "wait" not in api.seen[1]["query"]
 
 
@@ -345,7 +346,9 @@ def test_cli_wait_exit_codes(api, capsys):
     assert code == 0 and json.loads(out)["status"] == "succeeded" and "progress  50.0% half way" in err
     code, out, err = run(capsys, "wait", "failjob", "--url", api.url)
     assert code == 1 and json.loads(out)["status"] == "failed"
-    assert err.splitlines() == ["progress  20.0%", "jobline: job failjob failed: boom"]
+    progress_line, bar, message = err.splitlines()
+    assert progress_line == "progress  20.0%" and message == "jobline: job failjob failed: boom"
+    assert bar.startswith("job failjob") and " 20%" in bar and bar.rstrip().endswith("failed")
     code, out, err = run(capsys, "wait", "slow", "--url", api.url, "--timeout", "0.3")
     assert code == 1 and json.loads(out)["status"] == "running" and "did not finish within 0.3 s" in err
     code, _, _ = run(capsys, "wait", "missing", "--url", api.url)
@@ -365,14 +368,22 @@ def test_cli_cancel_restart_delete_events_types(api, capsys):
     assert run(capsys, "cancel", "missing", "--url", api.url)[0] == 2
 
 
-def test_progress_bar_on_a_tty():
-    class Tty(io.StringIO):
-        def isatty(self) -> bool:
-            return True
+def test_progress_bar_on_a_terminal_redraws_in_place(api, capsys, monkeypatch):
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich's switch: draw as on a terminal
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("NO_COLOR", "1")
+    code, out, err = run(capsys, "wait", "j1", "--url", api.url)
+    assert code == 0 and json.loads(out)["status"] == "succeeded"
+    assert "progress  50.0%" not in err  # no log lines: the bar itself
+    assert err.startswith("\x1b[?25ljob j1 ")  # the cursor hidden while the bar is drawn
+    assert "\r\x1b[2Kjob j1 " in err and "100% 0:00:00 succeeded" in err  # redrawn in place
 
-    stream = Tty()
-    bar = ProgressBar(stream, width=10)
-    bar(0.5, "half")
-    bar(1.0)
-    bar.done()
-    assert stream.getvalue() == "\r[#####-----]  50.0% half\r[##########] 100.0%     \n"
+
+def test_the_sdk_and_the_plain_commands_do_not_import_rich():
+    """The SDK and its CLI will ship with `requests` alone: rich only inside the drawing commands."""
+    import subprocess
+    import sys
+
+    code = ("import sys, shared.client, shared.cli_client, shared.cli_live, shared.cli; "
+            "sys.exit('rich' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0

@@ -483,3 +483,9 @@ def test_the_procfile_bind_is_documented():
     text = (ROOT / "Procfile").read_text()
     assert "0.0.0.0" in text.split("web:")[0], "the Procfile says why web binds every interface"
     assert "Procfile" in (DEPLOY / "README.md").read_text() and "0.0.0.0" in (DEPLOY / "README.md").read_text()
+def test_the_image_installs_the_s3_extra_and_the_extra_brings_boto3():
+    """``JOBLINE_STORAGE_URL=s3://…`` works from the shipped image (S3Store imports boto3)."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(re.match(r"boto3\b", req) for req in extras["s3"])
+    installs = [line for line in (DEPLOY / "Dockerfile").read_text().splitlines() if "pip install" in line]
+    assert installs and all(re.search(r"""["']?\.\[[^\]]*\bs3\b[^\]]*\]["']?""", line) for line in installs), installs
