@@ -1,6 +1,6 @@
 """Who may call what: one access decision per route, checked before any view runs.
 
-Every key has a scope set (``shared.accounts.SCOPES``): a **secret** key reads and writes
+Every key has a scope set (``shared.engine.accounts.SCOPES``): a **secret** key reads and writes
 everything of its account, a **read** key only reads, a **public** key (Dragon's "Api key +
 referrer", meant to sit in a web page's JavaScript) may only create Dragon tasks and read
 the tasks it created itself. ``ROUTES`` gives each endpoint its decision; an endpoint missing
@@ -19,8 +19,8 @@ from apispec import BasePlugin
 from flask import Flask, request
 
 from api.auth import authenticate, presented_key
-from shared.accounts import PUBLIC, READ, WRITE
-from shared.errors import Forbidden
+from shared.engine.accounts import PUBLIC, READ, WRITE
+from shared.engine.errors import Forbidden
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

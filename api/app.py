@@ -22,8 +22,8 @@ from api import (
 )
 from api.console import init_app as init_console
 from api.waiter import Waiter
-from shared.runtime import Runtime
-from shared.settings import Settings
+from shared.engine.runtime import Runtime
+from shared.engine.settings import Settings
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:

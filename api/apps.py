@@ -9,8 +9,8 @@ from marshmallow import fields, validate
 from api.auth import authenticate
 from api.blueprint import Blueprint
 from api.common import runtime
-from shared.apps import AppService
-from shared.callbacks import Deliveries
+from shared.apps.callbacks import Deliveries
+from shared.apps.service import AppService
 
 blp = Blueprint("apps", __name__, url_prefix="/v1",
                 description="Apps (a job type with defaults), callbacks and their deliveries.")

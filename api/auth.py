@@ -13,8 +13,8 @@ import binascii
 
 from flask import current_app, g, request
 
-from shared.accounts import Account
-from shared.errors import Unauthorized
+from shared.engine.accounts import Account
+from shared.engine.errors import Unauthorized
 
 
 def presented_key() -> str | None:

@@ -2,7 +2,7 @@
 
 Argument schemas given as classes are instantiated once, here: webargs would build one per
 request, and building a schema (it deep-copies its fields) cost more than loading one.
-JSON bodies are parsed by ``shared.validation.loads`` (depth cap, no NaN, NUL, ...).
+JSON bodies are parsed by ``shared.engine.validation.loads`` (depth cap, no NaN, NUL, ...).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import marshmallow as ma
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
-from shared.validation import Invalid, loads
+from shared.engine.validation import Invalid, loads
 
 
 class Parser(FlaskParser):

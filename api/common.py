@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from flask import current_app, request
 
 from api.waiter import Waiter
-from shared.jobstore import Row
-from shared.runtime import Runtime
-from shared.states import TERMINAL
+from shared.engine.jobstore import Row
+from shared.engine.runtime import Runtime
+from shared.engine.states import TERMINAL
 
 TERMINAL_NAMES = frozenset(s.value for s in TERMINAL)
 

@@ -13,10 +13,10 @@ from api.auth import authenticate
 from api.blueprint import Blueprint
 from api.common import runtime
 from api.schemas import JobOut
-from shared import rdf
-from shared.datasets import STATUSES, DatasetService, UnsupportedMediaType, storage_mode
-from shared.errors import BadRequest
-from shared.validation import Moment
+from shared.datasets import rdf
+from shared.datasets.service import STATUSES, DatasetService, UnsupportedMediaType, storage_mode
+from shared.engine.errors import BadRequest
+from shared.engine.validation import Moment
 
 blp = Blueprint("datasets", __name__, url_prefix="/v1/datasets",
                 description="Datasets of RDF triples: load, read, delete, reset and export (Kasabi's stores).")

@@ -16,8 +16,8 @@ from flask import Flask, Response, current_app, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from shared.errors import BadRequest, JoblineError
-from shared.jobs import flatten_errors
+from shared.engine.errors import BadRequest, JoblineError
+from shared.engine.jobs import flatten_errors
 
 
 class ErrorItem(ma.Schema):

@@ -31,7 +31,7 @@ accesslog = None  # the app writes its own access log (api/requestlog.py), as JS
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "shared.logs.JsonFormatter"}},
+    "formatters": {"json": {"()": "shared.engine.logs.JsonFormatter"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
     "loggers": {
         "gunicorn.error": {"handlers": ["stderr"], "level": os.environ.get("JOBLINE_LOG_LEVEL", "INFO").upper(),

@@ -1,6 +1,6 @@
 """The edge every route inherits: hostile input becomes a 4xx in the surface's own format.
 
-- Every JSON body is parsed by ``shared.validation.loads`` (``request.get_json`` through the
+- Every JSON body is parsed by ``shared.engine.validation.loads`` (``request.get_json`` through the
   app's JSON provider, webargs through ``api.blueprint.Parser``): depth cap, no NaN /
   Infinity / 1e400 / integers beyond 64 bits / NUL / lone surrogates.
 - Form fields and uploaded file names are checked when the form is parsed.
@@ -24,7 +24,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 
 from api.errors import render
-from shared.validation import Invalid, loads, text_problem
+from shared.engine.validation import Invalid, loads, text_problem
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class StrictJSONProvider(DefaultJSONProvider):
-    """Flask's JSON, with bodies parsed by ``shared.validation.loads``."""
+    """Flask's JSON, with bodies parsed by ``shared.engine.validation.loads``."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return loads(s)

@@ -25,12 +25,12 @@ from api.schemas import (
     ListArgs,
     WaitArgs,
 )
-from shared.callbacks import check_target
-from shared.errors import BadRequest
-from shared.jobs import JobSpec
-from shared.runtime import Runtime
-from shared.states import TERMINAL
-from shared.validation import Invalid, check_int
+from shared.apps.callbacks import check_target
+from shared.engine.errors import BadRequest
+from shared.engine.jobs import JobSpec
+from shared.engine.runtime import Runtime
+from shared.engine.states import TERMINAL
+from shared.engine.validation import Invalid, check_int
 
 blp = Blueprint("jobs", __name__, url_prefix="/v1", description="Jobs: create, follow, cancel, restart, delete.")
 JOB = JobOut()

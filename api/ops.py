@@ -14,8 +14,8 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_from_
 from prometheus_client import CONTENT_TYPE_LATEST
 from swagger_ui_bundle import swagger_ui_path
 
-from shared.errors import DatabaseUnavailable
-from shared.metrics import exposition
+from shared.engine.errors import DatabaseUnavailable
+from shared.engine.metrics import exposition
 
 blp = Blueprint("ops", __name__)
 

@@ -8,7 +8,7 @@ from marshmallow import fields
 from api.auth import authenticate
 from api.blueprint import Blueprint
 from api.common import runtime
-from shared import states
+from shared.engine import states
 
 blp = Blueprint("queues", __name__, url_prefix="/v1", description="Queue depths and workers, for the account.")
 S = states.Status

@@ -13,7 +13,7 @@ import time
 from flask import Flask, g, request
 
 from api.hostile import request_id
-from shared.metrics import HTTP_SECONDS
+from shared.engine.metrics import HTTP_SECONDS
 
 log = logging.getLogger("jobline.access")
 

@@ -6,8 +6,8 @@ import marshmallow as ma
 from flask import current_app
 from marshmallow import fields, validate
 
-from shared.states import Status
-from shared.validation import Moment, Object, Text
+from shared.engine.states import Status
+from shared.engine.validation import Moment, Object, Text
 
 
 class JobRequest(ma.Schema):

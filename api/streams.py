@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from flask import Response, current_app
 
-from shared.errors import LimitReached
+from shared.engine.errors import LimitReached
 
 
 class StreamLimits:

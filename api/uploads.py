@@ -15,8 +15,8 @@ from marshmallow import fields
 from api.auth import authenticate
 from api.blueprint import Blueprint
 from api.common import runtime
-from shared.errors import BadRequest
-from shared.uploads import Uploads
+from shared.engine.errors import BadRequest
+from shared.engine.uploads import Uploads
 
 blp = Blueprint("uploads", __name__, url_prefix="/v1", description="Uploaded source files for jobs.")
 

@@ -8,7 +8,7 @@ from marshmallow import fields
 from api.auth import authenticate
 from api.blueprint import Blueprint
 from api.common import runtime
-from shared.credits import Credits
+from shared.media.credits import Credits
 
 blp = Blueprint("usage", __name__, url_prefix="/v1", description="Credits and usage of the account.")
 

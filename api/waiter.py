@@ -3,7 +3,7 @@
 A LISTEN connection per API process receives ``job_events`` notifications (sent by a
 trigger when an event row commits) and sets the events of the requests watching that job.
 Another receives ``jobline_auth`` notices (a key or an account changed) for the
-``on_auth_change`` hooks: the key cache of ``shared.accounts`` is live only while it listens.
+``on_auth_change`` hooks: the key cache of ``shared.engine.accounts`` is live only while it listens.
 A waiter registers before it reads the job's state, so no wake-up is lost in between. If
 the LISTEN connection is down, waiters fall back to re-reading once a second.
 
@@ -25,9 +25,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-from shared.db import connect_raw
-from shared.errors import DatabaseUnavailable
-from shared.jobstore import Row
+from shared.engine.db import connect_raw
+from shared.engine.errors import DatabaseUnavailable
+from shared.engine.jobstore import Row
 
 log = logging.getLogger("jobline.waiter")
 CHANNEL = "job_events"

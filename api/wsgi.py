@@ -5,8 +5,8 @@ The process's edge: the environment is read here, and logging set up as in the w
 """
 
 from api.app import create_app
-from shared.logs import configure_logging
-from shared.settings import Settings
+from shared.engine.logs import configure_logging
+from shared.engine.settings import Settings
 
 settings = Settings.from_env()
 configure_logging(settings.log_level)

@@ -20,7 +20,7 @@ import psycopg2
 import pytest
 import redis
 
-from shared.settings import Settings
+from shared.engine.settings import Settings
 from tests.support.callbacks import Receiver
 from tests.support.net import free_port, wait_until  # noqa: F401 - wait_until is re-exported to tests
 
@@ -50,7 +50,7 @@ def servers(tmp_path_factory):
     rd = os.environ.get("JOBLINE_TEST_REDIS", "redis://127.0.0.1:6379/13")
     started = []
     if not _pg_ok(pg) or not _redis_ok(rd):
-        from shared import embedded
+        from shared.admin import embedded
 
         # As root the servers run as an unprivileged user, who must be able to enter the folder.
         base = Path(tempfile.mkdtemp(prefix="jobline-embedded-"))
@@ -76,7 +76,7 @@ def settings(servers, tmp_path_factory) -> Settings:
         cur.execute(f'CREATE DATABASE "{name}"')
     conn.close()
     dsn = admin.rsplit("/", 1)[0] + "/" + name
-    from shared.migrate import upgrade
+    from shared.engine.migrate import upgrade
 
     upgrade(dsn)
     # Sessions share the Redis server (helpers, parallel runs): a key prefix keeps them apart.
@@ -107,7 +107,7 @@ def flush_broker(redis_url: str, prefix: str) -> None:
 
 @pytest.fixture(scope="session")
 def runtime(settings):
-    from shared.runtime import Runtime
+    from shared.engine.runtime import Runtime
 
     rt = Runtime.build(settings)
     yield rt

@@ -22,9 +22,9 @@ if _METRICS_DIR is not None:
 
 from celery import Celery, signals  # noqa: E402
 
-from shared.logs import configure_logging  # noqa: E402
-from shared.metrics import WORKER_UP  # noqa: E402
-from shared.runtime import Runtime  # noqa: E402
+from shared.engine.logs import configure_logging  # noqa: E402
+from shared.engine.metrics import WORKER_UP  # noqa: E402
+from shared.engine.runtime import Runtime  # noqa: E402
 from workers import alive, callbacks, services  # noqa: E402
 from workers.runner import Runner  # noqa: E402
 from workers.tasks import register  # noqa: E402

@@ -13,10 +13,10 @@ import logging
 
 from celery import Celery
 
-from shared.apps import callback_payload
-from shared.callbacks import DELIVER_CALLBACK, Deliveries
-from shared.errors import DatabaseUnavailable
-from shared.runtime import Runtime
+from shared.apps.callbacks import DELIVER_CALLBACK, Deliveries
+from shared.apps.service import callback_payload
+from shared.engine.errors import DatabaseUnavailable
+from shared.engine.runtime import Runtime
 from workers.runner import Runner
 
 log = logging.getLogger("jobline.callbacks")

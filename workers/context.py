@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.errors import JobCanceled
-from shared.fetch import Fetched
+from shared.engine.errors import JobCanceled
+from shared.engine.fetch import Fetched
 
 #: Progress writes closer together than this are coalesced (the last one always lands).
 PROGRESS_MIN_INTERVAL_S = 0.25

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import time
 
-from shared.errors import DatabaseUnavailable
-from shared.registry import QUEUES
-from shared.runtime import Runtime
+from shared.engine.errors import DatabaseUnavailable
+from shared.engine.registry import QUEUES
+from shared.engine.runtime import Runtime
 from workers.callbacks import dispatch_due as dispatch_due_callbacks
 from workers.sweeper import Sweeper
 

@@ -1,6 +1,6 @@
 """Draining a queue: claim due jobs from PostgreSQL, run each handler under a lease, record the outcome.
 
-A wake-up (``shared.dispatch``) names a queue; the pool process that receives it claims jobs
+A wake-up (``shared.engine.dispatch``) names a queue; the pool process that receives it claims jobs
 one at a time (a prefork process has one slot) until none is due. A claim is a lease: the heartbeat
 renews it, and a job whose lease ran out is claimed again by whoever asks next. Every write
 after the claim is guarded by the claim's worker token, so a worker whose job was claimed
@@ -24,12 +24,12 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from shared.errors import DatabaseUnavailable, JobCanceled, JobError, TransientError
-from shared.fetch import fetch
-from shared.jobstore import Row
-from shared.logs import current_job
-from shared.metrics import JOB_QUEUE_WAIT_SECONDS, JOB_RUN_SECONDS, JOBS_FINISHED
-from shared.runtime import Runtime
+from shared.engine.errors import DatabaseUnavailable, JobCanceled, JobError, TransientError
+from shared.engine.fetch import fetch
+from shared.engine.jobstore import Row
+from shared.engine.logs import current_job
+from shared.engine.metrics import JOB_QUEUE_WAIT_SECONDS, JOB_RUN_SECONDS, JOBS_FINISHED
+from shared.engine.runtime import Runtime
 from workers import limits, services
 from workers.context import JobContext
 
@@ -142,7 +142,7 @@ class Runner:
     def drain(self, queue: str, slot: int | None) -> int:
         """Claim and run due jobs of ``queue`` until none is left; return how many ran.
 
-        ``slot`` is the wake-up slot this drain holds (``shared.dispatch``): given back before
+        ``slot`` is the wake-up slot this drain holds (``shared.engine.dispatch``): given back before
         the last, empty-handed claim, so no job committed meanwhile goes unseen. A job that
         succeeds is recorded in the same statement that claims the next one."""
         waker, lease_s = self.runtime.waker, self.runtime.settings.reap_after_s

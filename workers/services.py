@@ -6,7 +6,7 @@ at import), so tests can give the runner a runtime of their own.
 
 from __future__ import annotations
 
-from shared.runtime import Runtime
+from shared.engine.runtime import Runtime
 
 _runtime: Runtime | None = None
 

@@ -13,8 +13,8 @@ import time
 import uuid
 from collections.abc import Iterator
 
-from shared.files import job_prefix
-from shared.runtime import Runtime
+from shared.engine.files import job_prefix
+from shared.engine.runtime import Runtime
 
 log = logging.getLogger("jobline.beat")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from shared.dispatch import WAKE
+from shared.engine.dispatch import WAKE
 from workers.runner import Runner
 
 

@@ -19,7 +19,7 @@ from flask_wtf.csrf import CSRFProtect
 from api import errors
 from api.console import jobs, pages, present, session
 from api.console.blueprint import blp
-from shared.runtime import Runtime
+from shared.engine.runtime import Runtime
 
 __all__ = ["blp", "init_app", "jobs", "pages", "session"]
 

@@ -12,10 +12,10 @@ from api.common import base_url, runtime
 from api.console import present
 from api.console.blueprint import blp
 from api.console.session import current, require
-from shared.accounts import WRITE
-from shared.callbacks import Deliveries, check_target
-from shared.errors import BadRequest, Conflict, NotFound
-from shared.states import TERMINAL, Status
+from shared.apps.callbacks import Deliveries, check_target
+from shared.engine.accounts import WRITE
+from shared.engine.errors import BadRequest, Conflict, NotFound
+from shared.engine.states import TERMINAL, Status
 
 PAGE_SIZE = 25
 #: At most this many jobs in one bulk action (one form post).

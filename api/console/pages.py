@@ -7,12 +7,12 @@ from flask import flash, redirect, render_template, request, url_for
 from api.common import runtime
 from api.console.blueprint import blp
 from api.console.session import current, require
-from shared import states
-from shared.accounts import KEY_KINDS, SCOPES, WRITE
-from shared.apps import AppService
-from shared.datasets import DatasetService
-from shared.errors import BadRequest, NotFound
-from shared.uploads import Uploads
+from shared.apps.service import AppService
+from shared.datasets.service import DatasetService
+from shared.engine import states
+from shared.engine.accounts import KEY_KINDS, SCOPES, WRITE
+from shared.engine.errors import BadRequest, NotFound
+from shared.engine.uploads import Uploads
 
 #: Throughput and failure rate are over this window.
 WINDOW_S = 3600

@@ -8,8 +8,8 @@ from flask import g, redirect, render_template, request, session, url_for
 
 from api.common import runtime
 from api.console.blueprint import blp
-from shared.accounts import READ, SCOPES, WRITE, Account
-from shared.errors import Forbidden, JoblineError
+from shared.engine.accounts import READ, SCOPES, WRITE, Account
+from shared.engine.errors import Forbidden, JoblineError
 
 #: A session lasts this long after sign-in, however active.
 SESSION_MAX_AGE_S = 12 * 3600

@@ -11,8 +11,8 @@ import os
 import redis
 from celery import Celery
 
-from shared.celery_app import make_celery
-from shared.settings import Settings
+from shared.engine.celery_app import make_celery
+from shared.engine.settings import Settings
 
 settings = Settings.from_env()
 app: Celery = make_celery(settings)

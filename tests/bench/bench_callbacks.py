@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from shared.callbacks import send_webhook, signed_headers  # noqa: E402
-from shared.fetch import Policy  # noqa: E402
+from shared.apps.callbacks import send_webhook, signed_headers  # noqa: E402
+from shared.engine.fetch import Policy  # noqa: E402
 from tests.support.callbacks import Receiver, Stack, wait_for  # noqa: E402
 from tests.support.machine import cpu_model  # noqa: E402
 

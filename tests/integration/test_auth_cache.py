@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg2
 import pytest
 
-from shared.accounts import Accounts
+from shared.engine.accounts import Accounts
 from tests.conftest import wait_until
 
 

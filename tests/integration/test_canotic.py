@@ -16,12 +16,12 @@ from types import SimpleNamespace
 import pytest
 from canotic.client import Client as CanoticClient
 from canotic.exceptions import CanoticError
+from jobline_client.client import ApiError, Client
 
-from shared import cli
-from shared.apps import load_inputs
-from shared.client import ApiError, Client
-from shared.errors import BadRequest
-from shared.fetch import Policy
+from shared.admin import cli
+from shared.apps.service import load_inputs
+from shared.engine.errors import BadRequest
+from shared.engine.fetch import Policy
 from tests.conftest import wait_until
 from tests.support import images
 from tests.support.images import image_server

@@ -33,7 +33,7 @@ def jobline(url, tmp_path):
                "JOBLINE_HOME": str(tmp_path / "no-local-stack")}
         for name in ("JOBLINE_URL", "JOBLINE_API_KEY", "TTY_COMPATIBLE", "FORCE_COLOR"):
             env.pop(name, None)
-        return subprocess.run([sys.executable, "-m", "shared.cli", *args, "--url", url, "--key", key],
+        return subprocess.run([sys.executable, "-m", "shared.admin.cli", *args, "--url", url, "--key", key],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
     return run
@@ -79,7 +79,7 @@ def test_watch_follows_jobs_until_they_finish(jobline, key, client, auth):
 def test_watch_without_ids_follows_the_newest_jobs_until_interrupted(url, key, client, auth, tmp_path):
     job = client.post("/v1/jobs?wait=20", json={"type": "hello", "params": {"name": "N"}}, headers=auth).get_json()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "110", "NO_COLOR": "1", "JOBLINE_HOME": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "watch", "--status", "succeeded", "--interval", "0.2",
+    proc = subprocess.Popen([sys.executable, "-m", "shared.admin.cli", "watch", "--status", "succeeded", "--interval", "0.2",
                              "--url", url, "--key", key], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:

@@ -9,8 +9,8 @@ from itertools import product
 import psycopg2
 import pytest
 
-from shared.migrate import available, upgrade
-from shared.states import Status, can_move
+from shared.engine.migrate import available, upgrade
+from shared.engine.states import Status, can_move
 
 TERMINAL = {"succeeded", "failed", "canceled"}
 

@@ -9,8 +9,8 @@ from datetime import datetime
 
 import pytest
 
-from shared import rdf
-from shared.datasets import DatasetService
+from shared.datasets import rdf
+from shared.datasets.service import DatasetService
 from tests.conftest import wait_until
 from tests.support.datasets import NT, make_dataset, nt, reset_held_running, rows_by_generation
 
@@ -270,7 +270,7 @@ def test_reset_while_writers_hammer_the_dataset(client, auth, app, runtime):
 
 
 def test_swap_is_one_step_and_reclaim_walks_old_rows_in_batches(client, auth, make_account, runtime):
-    from shared.datasets import DatasetService
+    from shared.datasets.service import DatasetService
 
     account, key = make_account()
     auth = {"Authorization": f"Bearer {key}"}

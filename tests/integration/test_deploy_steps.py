@@ -22,7 +22,7 @@ def run(settings, *argv: str, **env: str) -> subprocess.CompletedProcess:
 
 def test_the_init_command_creates_the_first_account_once(settings, runtime):
     name = f"init-{uuid.uuid4().hex[:8]}"
-    argv = ("-m", "shared.cli", "accounts", "create", "--role", "admin", "--if-missing", name)
+    argv = ("-m", "shared.admin.cli", "accounts", "create", "--role", "admin", "--if-missing", name)
     first = run(settings, *argv)
     assert first.returncode == 0, first.stderr
     head, key = first.stdout.strip().splitlines()

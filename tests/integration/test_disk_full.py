@@ -13,8 +13,8 @@ import subprocess
 
 import pytest
 
-from shared.errors import StorageFull, TransientError
-from shared.storage import LocalStore
+from shared.engine.errors import StorageFull, TransientError
+from shared.engine.storage import LocalStore
 from tests.support.media import jpeg
 
 
@@ -46,7 +46,7 @@ def test_store_refuses_whole_and_cleans_up(tiny_store):
 
 def test_uploads_answer_507_in_each_surface_format(runtime, tiny_store, key):
     from api.app import create_app
-    from shared.runtime import Runtime
+    from shared.engine.runtime import Runtime
 
     rt = Runtime.build(dataclasses.replace(runtime.settings, storage_url=f"file://{tiny_store}"))
     try:

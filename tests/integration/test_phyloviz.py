@@ -9,13 +9,13 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from shared.mlst import parse_isolates, parse_profiles
-from shared.phylo_analyses import newick
+from shared.phylo.analyses import newick
+from shared.phylo.goeburst import goeburst
+from shared.phylo.mlst import parse_isolates, parse_profiles
+from shared.phylo.radial import radial
 from tests.conftest import wait_until
 from tests.support.data import mlst
 from tests.support.phyloviz import PYOGENES, Phylo, loci_of, unique
-from workers.analysis.goeburst import goeburst
-from workers.analysis.radial import radial
 
 pytestmark = pytest.mark.usefixtures("engine")
 

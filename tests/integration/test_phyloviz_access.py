@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
-from shared.mlst import parse_profiles
+from shared.phylo.goeburst import goeburst
+from shared.phylo.mlst import parse_profiles
 from tests.conftest import wait_until
 from tests.support.phyloviz import PYOGENES, Phylo, loci_of, unique
-from workers.analysis.goeburst import goeburst
 
 pytestmark = pytest.mark.usefixtures("engine")
 

@@ -30,13 +30,13 @@ import numpy as np
 import pytest
 import requests
 
-from shared.mlst import parse_profiles
-from shared.phylo_analyses import newick
+from shared.phylo.analyses import newick
+from shared.phylo.goeburst import goeburst
+from shared.phylo.mlst import parse_profiles
+from shared.phylo.radial import radial
 from tests.conftest import wait_until
 from tests.support.phyloviz import PYOGENES
 from tests.support.web import in_thread
-from workers.analysis.goeburst import goeburst
-from workers.analysis.radial import radial
 
 pytestmark = pytest.mark.usefixtures("engine")
 EXAMPLE_BASE = "http://localhost:8080"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.credits import Credits, InsufficientCredits
-from shared.media import MediaService, Upload
+from shared.media.credits import Credits, InsufficientCredits
+from shared.media.service import MediaService, Upload
 from tests.conftest import wait_until
 from tests.support import media
 from tests.support.media import REKO, fetch, upload
@@ -305,7 +305,7 @@ def test_send_email_without_an_smtp_server_is_refused(client, make_account, runt
 def mailing_client(settings):
     """An API whose settings name an SMTP server (the session's worker still has none)."""
     from api.app import create_app
-    from shared.runtime import Runtime
+    from shared.engine.runtime import Runtime
 
     rt = Runtime.build(replace(settings, smtp_host="127.0.0.1", smtp_port=free_port()))
     yield create_app(runtime=rt).test_client()
@@ -402,7 +402,7 @@ def test_a_refused_job_stores_nothing(make_account, runtime, settings):
 
 
 def test_usage_and_the_credit_command(client, make_account, settings, monkeypatch, capsys):
-    from shared import cli
+    from shared.admin import cli
 
     acct, key = make_account()
     for name, value in settings.to_env().items():

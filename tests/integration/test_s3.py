@@ -11,8 +11,8 @@ import pytest
 import requests
 from PIL import Image
 
-from shared.errors import NotFound, StorageUnavailable
-from shared.storage import S3Store, open_store
+from shared.engine.errors import NotFound, StorageUnavailable
+from shared.engine.storage import S3Store, open_store
 from tests.support import images
 from tests.support.callbacks import Stack
 from tests.support.net import free_port
@@ -110,7 +110,7 @@ def test_an_upload_is_stored_in_s3_read_by_the_worker_and_deleted(api, stack, s3
 
 def test_the_api_answers_503_when_the_store_is_down(stack, servers):
     from api.app import create_app
-    from shared.runtime import Runtime
+    from shared.engine.runtime import Runtime
 
     settings = stack.settings.__class__(**{**vars(stack.settings),
                                            "s3_endpoint": f"http://127.0.0.1:{free_port()}"})

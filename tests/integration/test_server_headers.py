@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from shared.settings import Settings
+from shared.engine.settings import Settings
 from tests.support.web import gunicorn_server
 
 

@@ -58,7 +58,7 @@ def stop_counting(up: Up) -> set[int]:
 
 def jobline(*args: str, home: Path) -> subprocess.CompletedProcess:
     """A ``jobline`` command in another shell: no URL, key or DATABASE_URL, only JOBLINE_HOME."""
-    return subprocess.run([sys.executable, "-m", "shared.cli", *args], cwd=ROOT, env=user_env(JOBLINE_HOME=str(home)),
+    return subprocess.run([sys.executable, "-m", "shared.admin.cli", *args], cwd=ROOT, env=user_env(JOBLINE_HOME=str(home)),
                           capture_output=True, text=True, timeout=60)
 
 
@@ -106,7 +106,7 @@ def test_a_set_but_unreachable_server_fails_fast_and_clearly(tmp_path):
     """A set DATABASE_URL / REDIS_URL is used as is: no embedded fallback, a clear message."""
     env = user_env(DATABASE_URL=f"postgresql://nobody@127.0.0.1:{free_port()}/x", REDIS_URL="redis://127.0.0.1:6379/0")
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "shared.cli", "up", "--data-dir", str(tmp_path / "d"),
+    done = subprocess.run([sys.executable, "-m", "shared.admin.cli", "up", "--data-dir", str(tmp_path / "d"),
                            "--port", str(free_port()), "--no-demo"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 1
@@ -121,7 +121,7 @@ def test_busy_ports_are_refused_before_anything_starts(tmp_path):
             sock.bind(("127.0.0.1", 0))
             sock.listen()
         busy_api, busy_pg = api.getsockname()[1], pg.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "shared.cli", "up", "--data-dir", str(tmp_path / "d"),
+        done = subprocess.run([sys.executable, "-m", "shared.admin.cli", "up", "--data-dir", str(tmp_path / "d"),
                                "--port", str(busy_api), "--pg-port", str(busy_pg), "--redis-port", str(free_port())],
                               cwd=ROOT, env=user_env(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 1

@@ -20,7 +20,7 @@ import psycopg2
 import redis
 import requests
 
-from shared.settings import Settings
+from shared.engine.settings import Settings
 from tests.support.machine import cpu_model
 from tests.support.net import free_port
 
@@ -54,7 +54,7 @@ class BenchStack:
         with conn.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{self.db_name}"')
         conn.close()
-        from shared.migrate import upgrade
+        from shared.engine.migrate import upgrade
 
         upgrade(self.settings.database_url)
         return self
@@ -122,7 +122,7 @@ class BenchStack:
         proc.wait()
 
     def key(self, name: str = "bench") -> str:
-        from shared.runtime import Runtime
+        from shared.engine.runtime import Runtime
 
         rt = Runtime.build(self.settings)
         try:

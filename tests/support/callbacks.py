@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg2
 
-from shared.settings import Settings
+from shared.engine.settings import Settings
 from tests.support.net import free_port, wait_until
 
 
@@ -158,8 +158,8 @@ class Stack:
 
     def start(self, concurrency: int = 2) -> Stack:
         from api.app import create_app
-        from shared.migrate import upgrade
-        from shared.runtime import Runtime
+        from shared.engine.migrate import upgrade
+        from shared.engine.runtime import Runtime
         from tests.conftest import beat_proc, worker_proc
 
         self._admin(f'CREATE DATABASE "{self.name}"')

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import psycopg2
 import pytest
 
-from api.dragon.keys import encode
+from api.dialects.dragon.keys import encode
 from tests.support.datasets import make_dataset
 from tests.support.phyloviz import Phylo
 

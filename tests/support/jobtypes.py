@@ -8,8 +8,8 @@ import time
 
 from marshmallow import Schema, fields
 
-from shared.errors import JobError, TransientError
-from shared.registry import JobType
+from shared.engine.errors import JobError, TransientError
+from shared.engine.registry import JobType
 
 
 class SleepParams(Schema):

@@ -34,7 +34,7 @@ class Up:
         env = user_env(JOBLINE_PLUGINS="tests.support.jobtypes", JOBLINE_HEARTBEAT_S="0.5", **env)
         self.out = data.parent / f"up-{time.monotonic_ns()}.out"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "up", "--data-dir", str(data), "--port", str(ports["api"]),
+            [sys.executable, "-m", "shared.admin.cli", "up", "--data-dir", str(data), "--port", str(ports["api"]),
              "--pg-port", str(ports["pg"]), "--redis-port", str(ports["redis"]), "--workers", "all"],
             cwd=ROOT, env=env, stdout=self.out.open("w"), stderr=subprocess.STDOUT)
         self.text = wait_until(lambda: "Ctrl-C stops" in (t := self.out.read_text()) and t or

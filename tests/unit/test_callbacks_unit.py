@@ -9,9 +9,8 @@ from types import SimpleNamespace
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from shared import callbacks
-from shared.apps import STATUS, callback_payload, iso, load_inputs, render_job
-from shared.callbacks import (
+from shared.apps import callbacks
+from shared.apps.callbacks import (
     Deliveries,
     Outcome,
     backoff,
@@ -22,10 +21,11 @@ from shared.callbacks import (
     send_webhook,
     signed_headers,
 )
-from shared.errors import BadRequest
-from shared.fetch import Policy
-from shared.settings import Settings
-from shared.states import Status
+from shared.apps.service import STATUS, callback_payload, iso, load_inputs, render_job
+from shared.engine.errors import BadRequest
+from shared.engine.fetch import Policy
+from shared.engine.settings import Settings
+from shared.engine.states import Status
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NOW = datetime(2016, 6, 23, 9, 10, 2, 798123, tzinfo=UTC)

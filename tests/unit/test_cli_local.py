@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from jobline_client.cli import target
 
-from shared.cli_client import target
-from shared.stack import running
+from shared.admin.stack import running
 from tests.support.net import wait_until
 
 
@@ -26,8 +26,8 @@ def home(tmp_path, monkeypatch):
 
 @pytest.fixture
 def launcher():
-    """A live process whose command line is a launcher's (``… shared.cli up``)."""
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", "shared.cli", "up"],
+    """A live process whose command line is a launcher's (``… shared.admin.cli up``)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", "shared.admin.cli", "up"],
                             stdin=subprocess.PIPE)
     wait_until(lambda: Path(f"/proc/{proc.pid}/cmdline").read_bytes())  # exec has finished
     yield proc.pid

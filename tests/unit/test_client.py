@@ -1,4 +1,4 @@
-"""``shared.client`` and the ``jobline`` client commands against a fake API in a thread."""
+"""``jobline_client.client`` and the ``jobline`` client commands against a fake API in a thread."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from jobline_client.cli import parse_params
+from jobline_client.client import ApiError, Client
 
-from shared import cli
-from shared.cli_client import parse_params
-from shared.client import ApiError, Client
+from shared.admin import cli
 
 
 def job(job_id: str, status: str = "queued", **extra) -> dict:
@@ -384,6 +384,6 @@ def test_the_sdk_and_the_plain_commands_do_not_import_rich():
     import subprocess
     import sys
 
-    code = ("import sys, shared.client, shared.cli_client, shared.cli_live, shared.cli; "
+    code = ("import sys, jobline_client.client, jobline_client.cli, jobline_client.live, shared.admin.cli; "
             "sys.exit('rich' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0

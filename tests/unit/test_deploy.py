@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.registry import QUEUES, JobType, default_registry
-from shared.settings import VARIABLES, Settings
+from shared.engine.registry import QUEUES, JobType, default_registry
+from shared.engine.settings import VARIABLES, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -164,7 +164,7 @@ def check_command(argv: list[str]) -> str:
     if kind == "migrate":
         scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
         assert_defines(scripts["jobline"])
-        from shared.cli import cmd_db_upgrade, parser
+        from shared.admin.cli import cmd_db_upgrade, parser
 
         assert parser().parse_args(argv[1:]).func is cmd_db_upgrade
     return kind
@@ -188,7 +188,7 @@ def seconds(duration: str | int) -> float:
 
 def demand_query(queue: str) -> str:
     """The named query ``autoscale_demand`` with ``queue`` written in, whitespace folded."""
-    from shared.queries import queries
+    from shared.engine.queries import queries
 
     text = "\n".join(line for line in queries["autoscale_demand"].splitlines() if not line.startswith("--"))
     return " ".join(text.replace("%(queue)s", f"'{queue}'").rstrip().rstrip(";").split())
@@ -414,12 +414,12 @@ def test_configmap_holds_valid_non_secret_settings():
 
 
 def test_readme_configuration_table_is_the_generated_one(capsys: pytest.CaptureFixture[str]):
-    from shared.cli import main
+    from shared.admin.cli import main
 
     assert main(["config"]) == 0
     table = capsys.readouterr().out.strip()
     assert table in (DEPLOY / "README.md").read_text(), (
-        "deploy/README.md's table is stale: paste `python -m shared.cli config` again")
+        "deploy/README.md's table is stale: paste `python -m shared.admin.cli config` again")
 
 
 # -- first account, liveness, the Procfile's bind (issue 19) --------------------------------
@@ -427,7 +427,7 @@ def test_readme_configuration_table_is_the_generated_one(capsys: pytest.CaptureF
 
 def init_argv_parses(argv: list[str]) -> None:
     """The init command is one the CLI accepts, idempotent, creating an admin."""
-    from shared.cli import parser
+    from shared.admin.cli import parser
 
     args = parser().parse_args(argv[1:])
     assert args.if_missing and args.role == "admin" and not args.no_key and args.name

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from shared.fetch import FetchError, Policy, check_address, fetch
+from shared.engine.fetch import FetchError, Policy, check_address, fetch
 
 LOCAL = Policy(allow=("127.0.0.0/8",), read_timeout=1, total_timeout=5, max_bytes=1000, max_redirects=2)
 

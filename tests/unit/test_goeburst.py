@@ -1,4 +1,4 @@
-"""goeBURST (workers.analysis.goeburst) against hand-made cases and a literal reference.
+"""goeBURST (shared.phylo.goeburst) against hand-made cases and a literal reference.
 
 ``reference`` below is a straightforward port of phyloDB's GoeBURST.java (full n x n
 distance matrix, comparator sort, Kruskal with cluster relabelling), of
@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.mlst import MISSING, ProfileSet, parse_profiles
+from shared.phylo.goeburst import Edge, Forest, goeburst
+from shared.phylo.mlst import MISSING, ProfileSet, parse_profiles
 from tests.support.data import mlst
-from workers.analysis.goeburst import Edge, Forest, goeburst
 
 
 def profiles(rows: dict[str, list[int]]) -> ProfileSet:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from shared.groupcommit import GroupCommit
+from shared.engine.groupcommit import GroupCommit
 
 
 class Recorder:

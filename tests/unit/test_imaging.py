@@ -1,4 +1,4 @@
-"""Pillow work (workers/imaging.py) and the image job parameters, without any service."""
+"""Pillow work (shared/images/imaging.py) and the image job parameters, without any service."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 from marshmallow import ValidationError
 from PIL import Image, ImageOps, JpegImagePlugin
 
-from shared.errors import JobError
-from shared.jobtypes.images import InfoParams, ThumbParams, thumb_boxes
+from shared.engine.errors import JobError
+from shared.images import imaging
+from shared.images.jobtypes import InfoParams, ThumbParams, thumb_boxes
 from tests.support import images
-from workers import imaging
 
 
 def opened(data: bytes) -> Image.Image:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.errors import JobError
-from shared.media import PARTIAL, failure, object_name, outcome, sniff
+from shared.engine.errors import JobError
+from shared.media import analysis as ma
+from shared.media.service import PARTIAL, failure, object_name, outcome, sniff
 from tests.support import media
-from workers import media_analysis as ma
 
 
 def test_jpeg_with_exif_full_and_min():

@@ -1,4 +1,4 @@
-"""Parsing of MLST profile and isolate tables (shared.mlst)."""
+"""Parsing of MLST profile and isolate tables (shared.phylo.mlst)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.mlst import MISSING, Labels, ProfileError, ProfileSet, parse_isolates, parse_profiles
+from shared.phylo.mlst import (
+    MISSING,
+    Labels,
+    ProfileError,
+    ProfileSet,
+    parse_isolates,
+    parse_profiles,
+)
 from tests.support.data import mlst
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shared.errors import BadRequest, NotFound
-from shared.mlst import MISSING, parse_profiles
-from shared.phylo import _project_fields, decode, encode, merge, new_id, parse_id
-from shared.phylo_analyses import _lvs, format_tree, job_type, newick, nexus, parse_uuid
+from shared.engine.errors import BadRequest, NotFound
+from shared.phylo.analyses import _lvs, format_tree, job_type, newick, nexus, parse_uuid
+from shared.phylo.goeburst import goeburst
+from shared.phylo.mlst import MISSING, parse_profiles
+from shared.phylo.projects import _project_fields, decode, encode, merge, new_id, parse_id
+from shared.phylo.radial import radial
 from tests.support.data import mlst
-from workers.analysis.goeburst import goeburst
-from workers.analysis.radial import radial
-from workers.handlers.analysis import forest_from_json
+from workers.handlers.phylo import forest_from_json
 
 PYOGENES = mlst("pyogenesST_onlinephyloviz.tsv")
 
@@ -103,8 +103,8 @@ def test_project_fields_accept_phylodb_users_in_both_shapes():
 
 
 def test_newick_parses_as_phylodb_and_builds_the_stored_tree():
-    from shared.mlst import ProfileError
-    from shared.phylo_trees import parse_newick, tree_json
+    from shared.phylo.mlst import ProfileError
+    from shared.phylo.trees import parse_newick, tree_json
 
     edges = parse_newick(b"((3:1,4:2)2:1,5:3)1;(7:1)6;\n(9:2)8;\n")
     assert edges == [("2", "3", 1), ("2", "4", 2), ("1", "2", 1), ("1", "5", 3), ("6", "7", 1), ("8", "9", 2)]

@@ -14,10 +14,10 @@ import math
 
 import pytest
 
-from shared.mlst import parse_profiles
+from shared.phylo.goeburst import Edge, goeburst
+from shared.phylo.mlst import parse_profiles
+from shared.phylo.radial import radial
 from tests.support.data import mlst, mlst_sets
-from workers.analysis.goeburst import Edge, goeburst
-from workers.analysis.radial import radial
 
 SETS = mlst_sets()  # the shipped sets always; the large ones where this machine has them
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.accounts import referer_allowed, split_key
-from shared.jobs import flatten_errors
-from shared.queries import parse, queries
-from shared.settings import Settings
+from shared.engine.accounts import referer_allowed, split_key
+from shared.engine.jobs import flatten_errors
+from shared.engine.queries import parse, queries
+from shared.engine.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

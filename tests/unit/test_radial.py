@@ -1,4 +1,4 @@
-"""Radial layout (workers.analysis.radial) and its SVG rendering."""
+"""Radial layout (shared.phylo.radial) and its SVG rendering."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.mlst import ProfileSet, parse_profiles
+from shared.phylo.goeburst import Edge, Forest, Group, goeburst
+from shared.phylo.mlst import ProfileSet, parse_profiles
+from shared.phylo.radial import Layout, Node, radial, to_svg
 from tests.support.data import mlst
-from workers.analysis.goeburst import Edge, Forest, Group, goeburst
-from workers.analysis.radial import Layout, Node, radial, to_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared import datasets, rdf
-from shared.datasets import decode_cursor, encode_cursor
-from shared.errors import BadRequest
+from shared.datasets import rdf
+from shared.datasets import service as datasets
+from shared.datasets.service import decode_cursor, encode_cursor
+from shared.engine.errors import BadRequest
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 

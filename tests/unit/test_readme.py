@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from shared.cli import main
+from shared.admin.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

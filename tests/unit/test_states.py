@@ -5,8 +5,8 @@ from itertools import product
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import states
-from shared.states import TERMINAL, TRANSITIONS, Status, allowed_moves, can_move
+from shared.engine import states
+from shared.engine.states import TERMINAL, TRANSITIONS, Status, allowed_moves, can_move
 
 EXPECTED = {
     ("scheduled", "queued"), ("queued", "running"), ("running", "succeeded"), ("running", "failed"),

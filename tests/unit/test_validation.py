@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import marshmallow as ma
 import pytest
 
-from shared import validation as v
+from shared.engine import validation as v
 
 
 @pytest.mark.parametrize("text", [
@@ -81,8 +81,8 @@ def test_marshmallow_fields():
 
 def test_the_database_adapter_refuses_what_has_no_utc_form():
     """The last net below the edge: such a time is the client's 400, never an OverflowError."""
-    from shared.db import utc
-    from shared.errors import BadRequest
+    from shared.engine.db import utc
+    from shared.engine.errors import BadRequest
 
     with pytest.raises(BadRequest):
         utc(datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-1))))

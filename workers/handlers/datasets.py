@@ -6,8 +6,8 @@ import io
 from dataclasses import asdict
 from typing import Any
 
-from shared.datasets import DatasetService
-from shared.errors import JobError
+from shared.datasets.service import DatasetService
+from shared.engine.errors import JobError
 from workers.context import JobContext
 from workers.services import runtime
 

@@ -1,13 +1,14 @@
-"""``image.info`` and ``image.thumb``: fetch (or read the upload), then Pillow in ``workers.imaging``."""
+"""``image.info`` and ``image.thumb``: fetch (or read the upload), then Pillow in ``shared.images.imaging``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.errors import JobError, NotFound, TransientError
-from shared.jobtypes.images import thumb_boxes
-from shared.uploads import Uploads
-from workers import imaging, services
+from shared.engine.errors import JobError, NotFound, TransientError
+from shared.engine.uploads import Uploads
+from shared.images import imaging
+from shared.images.jobtypes import thumb_boxes
+from workers import services
 from workers.context import JobContext
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.errors import JobError, NotFound
-from shared.media import MediaService
-from workers import media_analysis, services
+from shared.engine.errors import JobError, NotFound
+from shared.media import analysis as media_analysis
+from shared.media.service import MediaService
+from workers import services
 from workers.context import JobContext
 
 

@@ -1,1 +1,0 @@
-"""Helpers of the Rekosearch dialect (``api/dialects/rekosearch.py``): request parsing, errors."""

@@ -1,0 +1,4 @@
+"""The ``hello`` feature: the Dragon document's example job type (``jobtypes``).
+
+Handler: ``workers/handlers/hello.py``.
+"""
