@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from jobline_client.cli import add_client_commands
+from jobline_client.main import add_client_commands
 
 from shared.engine.accounts import KEY_KINDS
 from shared.engine.errors import Conflict, DatabaseUnavailable, JoblineError
@@ -23,7 +23,7 @@ from shared.engine.settings import Settings
 
 def _settings() -> Settings:
     """The environment's settings; unset server URLs are a local ``jobline up``'s, if one runs."""
-    from shared.admin.stack import default_data_dir, running
+    from jobline_client.local import default_data_dir, running
 
     env = dict(os.environ)
     live = running(default_data_dir())
@@ -34,7 +34,7 @@ def _settings() -> Settings:
 
 
 def _no_database_hint() -> str:
-    from shared.admin.stack import default_data_dir, running
+    from jobline_client.local import default_data_dir, running
 
     if os.environ.get("DATABASE_URL") or running(default_data_dir()):
         return ""

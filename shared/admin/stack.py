@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from jobline_client.local import CREDENTIALS_FILE, STATE_FILE, running
 
 from shared.engine.settings import Settings
 
@@ -32,44 +33,10 @@ from shared.engine.settings import Settings
 WARM_STOP_S = 60.0
 READY_TIMEOUT_S = 60.0
 HOST = "127.0.0.1"
-STATE_FILE = "stack.json"
-CREDENTIALS_FILE = "credentials.json"
 
 
 class StackError(RuntimeError):
     """The stack could not be brought up; the message says why."""
-
-
-def default_data_dir() -> Path:
-    """Where ``jobline up`` keeps its data, and where the other commands look for it."""
-    return Path(os.environ.get("JOBLINE_HOME") or ".jobline")
-
-
-def running(data_dir: Path) -> dict | None:
-    """``{api_url, database_url, redis_url, pid}`` of the ``jobline up`` running on ``data_dir``."""
-    try:
-        state = json.loads((data_dir / STATE_FILE).read_text())
-        pid = int(state["pid"])
-        os.kill(pid, 0)
-    except PermissionError:
-        return state  # alive, started by another user
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # none, unreadable, or left by a launcher that was killed
-    try:  # a killed launcher's pid taken by another program does not count
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return state  # no /proc here: trust the pid
-    if argv == [b""]:
-        return state  # a process in the middle of exec shows no command line yet
-    return state if b"up" in argv and any(b"jobline" in a or b"shared.admin.cli" in a for a in argv) else None
-
-
-def local_key(data_dir: Path) -> str | None:
-    """The first API key ``jobline up`` created on ``data_dir``, if any."""
-    try:
-        return json.loads((data_dir / CREDENTIALS_FILE).read_text())["api_key"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _write_private(path: Path, value: dict) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from jobline_client.cli import target
+from jobline_client.local import running
 
-from shared.admin.stack import running
 from tests.support.net import wait_until
 
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jobline_client.client import ApiError, Client
+from jobline_client.local import default_data_dir, local_key, running
 
 FOLLOW = -1.0  # ``--wait`` without a number: follow the event stream
 
@@ -42,8 +43,6 @@ def _fail(message: str, code: int) -> int:
 
 def target(url: str | None, key: str | None) -> tuple[str | None, str | None]:
     """(URL, key) of the server to talk to: as given, from the environment, or the local stack's."""
-    from shared.admin.stack import default_data_dir, local_key, running
-
     url = url or os.environ.get("JOBLINE_URL")
     key = key or os.environ.get("JOBLINE_API_KEY")
     live = running(default_data_dir())
@@ -187,8 +186,8 @@ def _seconds(text: str) -> float:
     return value
 
 
-def add_client_commands(sub: Any) -> None:
-    """Add the API client subcommands to ``jobline``'s subparsers."""
+def add_job_commands(sub: Any) -> argparse.ArgumentParser:
+    """Add the job commands to ``jobline``'s subparsers; return their common options (--url, --key)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", default=None, help="API base URL (default: $JOBLINE_URL, else the `jobline up` "
                                                     "running on $JOBLINE_HOME or .jobline, else http://127.0.0.1:8000)")
@@ -234,11 +233,4 @@ def add_client_commands(sub: Any) -> None:
     e.add_argument("id")
     e.add_argument("--follow", action="store_true", help="stream events as JSON lines until the job finishes")
     command("types", "list job types and their parameter schemas", cmd_types)
-
-    from jobline_client.cli_apps import (
-        add_app_commands,  # apps, deliveries, webhook (imports this module)
-    )
-    from jobline_client.live import add_live_commands  # watch, status
-
-    add_app_commands(sub, common)
-    add_live_commands(sub, common)
+    return common
