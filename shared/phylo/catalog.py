@@ -65,6 +65,17 @@ class Catalog:
             raise NotFound(f"no taxon {taxon_id!r}")
         return row
 
+    def _extensible_taxon(self, account: Account, taxon_id: str) -> None:
+        """A live taxon that ``account`` may add loci and schemas to: its own, one nobody owns, or
+        any for an admin. phyloDB lets only admins write loci and schemas; here each account
+        keeps its own catalogue entries, and nobody extends another's taxon."""
+        row = self.db.one("phylo_taxon_owner", id=check_name("taxon", taxon_id))
+        if row is None:
+            raise NotFound(f"no taxon {taxon_id!r}")
+        if row["created_by"] not in (None, account.id) and account.role != "admin":
+            raise Forbidden(f"taxon {taxon_id!r} belongs to another account: only its owner "
+                            "or an admin adds loci and schemas to it")
+
     def put_taxon(self, account: Account, taxon_id: str, body: dict[str, Any]) -> bool:
         """Create or update a taxon; True when created."""
         check_name("taxon", taxon_id, creating=True)
@@ -94,7 +105,7 @@ class Catalog:
         return row
 
     def put_locus(self, account: Account, taxon_id: str, locus_id: str, body: dict[str, Any]) -> bool:
-        self.taxon(taxon_id, live=True)
+        self._extensible_taxon(account, taxon_id)
         check_name("locus", locus_id, creating=True)
         _same_id(body, "id", locus_id)
         _same_id(body, "taxon_id", taxon_id)
@@ -124,7 +135,7 @@ class Catalog:
 
     def put_schema(self, account: Account, taxon_id: str, schema_id: str, body: dict[str, Any]) -> bool:
         """Create or update a schema; its loci must be live loci of the taxon, in column order."""
-        self.taxon(taxon_id, live=True)
+        self._extensible_taxon(account, taxon_id)
         check_name("schema", schema_id, creating=True)
         _same_id(body, "id", schema_id)
         _same_id(body, "taxon_id", taxon_id)

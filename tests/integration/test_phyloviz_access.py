@@ -229,7 +229,12 @@ def test_catalogue_entries_belong_to_their_creator(alice, bob, client, make_acco
     problem(bob.put(f"/taxa/{taxon}", {"id": taxon, "description": "mine"}), 403, "forbidden")
     problem(bob.put(f"/taxa/{taxon}/schemas/s2", {"loci": ["b", "a"]}), 403, "forbidden")
     problem(bob.delete(f"/taxa/{taxon}/loci/a"), 403, "forbidden")
-    assert bob.put(f"/taxa/{taxon}/loci/c", {"id": "c"}).status_code == 204  # adding is open
+    # another account's taxon cannot be extended (phyloDB: loci and schemas are admins' to write)
+    problem(bob.put(f"/taxa/{taxon}/loci/c", {"id": "c"}), 403, "forbidden")
+    problem(bob.put(f"/taxa/{taxon}/schemas/s9", {"loci": ["a", "b"]}), 403, "forbidden")
+    assert [x["id"] for x in alice.get(f"/taxa/{taxon}/loci").get_json()] == ["a", "b"]  # nothing changed
+    assert [x["id"] for x in alice.get(f"/taxa/{taxon}/schemas").get_json()] == ["s2"]
+    assert alice.put(f"/taxa/{taxon}/loci/c", {"id": "c"}).status_code == 204  # its owner may
     problem(alice.put(f"/taxa/{taxon}", {"id": "other"}), 400, "bad-request")
     problem(alice.put("/taxa/bad%20id", {}), 400, "bad-request")
     problem(alice.put(f"/taxa/{taxon}/schemas/s3", {"loci": ["a", "zzz"]}), 400, "bad-request")
@@ -239,6 +244,7 @@ def test_catalogue_entries_belong_to_their_creator(alice, bob, client, make_acco
     problem(alice.get(f"/taxa/{taxon}/schemas/nope"), 404, "not-found")
     admin = phylo(client, make_account, role="admin")
     assert admin.put(f"/taxa/{taxon}", {"description": "fixed"}).status_code == 204
+    assert admin.put(f"/taxa/{taxon}/loci/d", {"id": "d"}).status_code == 204  # an admin may extend any
     assert alice.get(f"/taxa/{taxon}").get_json()["version"] == 2
     assert alice.delete(f"/taxa/{taxon}/schemas/s2").status_code == 204
     assert alice.get(f"/taxa/{taxon}/schemas").get_json() == []

@@ -9,6 +9,9 @@ ORDER BY id LIMIT %(limit)s OFFSET %(offset)s;
 -- phylo_get_taxon --
 SELECT id, version, deprecated, description FROM phylo_taxa WHERE id = %(id)s;
 
+-- phylo_taxon_owner --
+SELECT created_by FROM phylo_taxa WHERE id = %(id)s AND NOT deprecated;
+
 -- phylo_put_taxon --
 INSERT INTO phylo_taxa AS t (id, description, created_by)
 VALUES (%(id)s, %(description)s, %(account_id)s)
