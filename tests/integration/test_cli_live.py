@@ -73,7 +73,7 @@ def test_watch_follows_jobs_until_they_finish(jobline, key, client, auth):
     for job in made:
         assert re.search(rf"│ {job['id'][:8]} +│ {re.escape(job['type'])} +│ succeeded +│ +100% │", table), table
     failing = client.post("/v1/jobs", json={"type": "test.sleep", "params": {"fail": "x"}}, headers=auth).get_json()
-    assert jobline("watch", failing["id"], "--interval", "0.2", key=key).returncode == 1
+    assert jobline("jobs", "watch", failing["id"], "--interval", "0.2", key=key).returncode == 1
 
 
 def test_watch_without_ids_follows_the_newest_jobs_until_interrupted(url, key, client, auth, tmp_path):

@@ -157,14 +157,20 @@ def cmd_status(args: argparse.Namespace, jl: Client) -> int:
 
 
 def add_live_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    w = sub.add_parser("watch", help="follow jobs live: the named ones until they finish, else the newest",
-                       parents=[common])
+    text = "follow jobs live: the named ones until they finish, else the newest"
+    _watch_arguments(sub.add_parser("watch", help=text, parents=[common]))
+    jobs = sub.add_parser("jobs", help="jobs: watch (the same as 'jobline watch')")
+    _watch_arguments(jobs.add_subparsers(dest="jobs_command", required=True).add_parser(
+        "watch", help=text, parents=[common]))
+    s = sub.add_parser("status", help="queue depths of your jobs and the workers running them", parents=[common])
+    s.add_argument("--json", action="store_true", help="print the API's JSON instead of tables")
+    s.set_defaults(func=cmd_status)
+
+
+def _watch_arguments(w: argparse.ArgumentParser) -> None:
     w.add_argument("ids", nargs="*", metavar="ID", help="jobs to follow (exit 0 once all succeeded, 1 if any did not)")
     w.add_argument("--status", action="extend", nargs="+", metavar="S", help="without IDs: only these statuses")
     w.add_argument("--type", help="without IDs: only this job type")
     w.add_argument("--limit", type=int, default=20, help="without IDs: how many of the newest jobs (default 20)")
     w.add_argument("--interval", type=_seconds, default=1.0, metavar="SECONDS", help="refresh every SECONDS (default 1)")
     w.set_defaults(func=cmd_watch)
-    s = sub.add_parser("status", help="queue depths of your jobs and the workers running them", parents=[common])
-    s.add_argument("--json", action="store_true", help="print the API's JSON instead of tables")
-    s.set_defaults(func=cmd_status)
