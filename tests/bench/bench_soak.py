@@ -204,6 +204,11 @@ def main() -> None:
         ("API memory (gunicorn, all processes)", f"{first[1]:.0f} MB at {first[0]:.0f} s → {last[1]:.0f} MB at end"),
         ("worker memory (celery, all processes)", f"{first[2]:.0f} MB at {first[0]:.0f} s → {last[2]:.0f} MB at end"),
     ]
+    for action, _w in MIX:  # ?wait=5 includes the job's time in the queue: read it apart
+        lat = [d * 1000 for _t, a, d, _s in log if a == action]
+        if lat:
+            rows.append((f"`{action}` ({len(lat):,} calls)",
+                         f"p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms"))
     table = "\n".join(["| measurement | result |", "| --- | --- |", *(f"| {a} | {b} |" for a, b in rows)])
     text = f"\n**Soak ({machine()})** — `python tests/bench/bench_soak.py --seconds {args.seconds:.0f}`\n\n{table}\n"
     print(text)
